@@ -1,0 +1,70 @@
+"""Backends: one class per way of running a model, chosen by the spec's kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalharness.backends.base import Backend
+from evalharness.specs import ModelSpec, parse_spec
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Options for loading any backend; each backend reads the ones it knows."""
+
+    batch_size: int = 8
+    prefix_cache: bool = True
+    trust_remote_code: bool = False
+    threads: int | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = 4
+    max_retries: int = 4
+    timeout: float = 60.0
+    chat: bool | None = None
+
+
+_LOADED: dict[tuple[str, BackendOptions], Backend] = {}
+
+
+def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -> Backend:
+    """Load (or reuse, within this process) the backend for a spec."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    options = options or BackendOptions()
+    key = (spec.raw, options)
+    if key in _LOADED:
+        return _LOADED[key]
+    backend: Backend
+    if spec.kind == "fake":
+        from evalharness.backends.fake import FakeBackend
+
+        backend = FakeBackend(spec)
+    elif spec.kind == "openai":
+        from evalharness.backends.openai_compat import OpenAICompatBackend
+
+        backend = OpenAICompatBackend(
+            spec,
+            api_key_env=options.api_key_env,
+            concurrency=options.concurrency,
+            max_retries=options.max_retries,
+            timeout=options.timeout,
+            chat=True if options.chat is None else options.chat,
+        )
+    else:
+        from evalharness.backends.hf import load_hf_backend
+
+        backend = load_hf_backend(
+            spec,
+            batch_size=options.batch_size,
+            prefix_cache=options.prefix_cache,
+            trust_remote_code=options.trust_remote_code,
+            threads=options.threads,
+        )
+    _LOADED[key] = backend
+    return backend
+
+
+def clear_loaded() -> None:
+    """Forget loaded backends (tests)."""
+    for backend in _LOADED.values():
+        backend.close()
+    _LOADED.clear()

@@ -1,0 +1,335 @@
+"""Local transformers backend: batched generation and prefix-cached choice probabilities."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from evalharness.backends.base import (
+    Backend,
+    BackendInfo,
+    ChoiceRequest,
+    ChoiceResult,
+    GenerationRequest,
+    GenerationResult,
+    Message,
+    Progress,
+)
+from evalharness.errors import ModelError
+from evalharness.modelstore import checkpoint_dir
+from evalharness.specs import ModelSpec
+
+
+def load_hf_backend(
+    spec: ModelSpec,
+    *,
+    batch_size: int = 8,
+    prefix_cache: bool = True,
+    trust_remote_code: bool = False,
+    threads: int | None = None,
+) -> HFBackend:
+    """Load a builtin, gguf or hf spec with transformers (fp32, CPU)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if threads:
+        torch.set_num_threads(threads)
+    source, resolved, local = checkpoint_dir(spec)
+    started = time.perf_counter()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, local_files_only=local, trust_remote_code=trust_remote_code
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=torch.float32, local_files_only=local, trust_remote_code=trust_remote_code
+        )
+    except OSError as exc:
+        raise ModelError(f"could not load {spec.raw!r} from {source}: {exc}") from exc
+    except ValueError as exc:
+        raise ModelError(f"could not load {spec.raw!r}: {exc}") from exc
+    load_seconds = time.perf_counter() - started
+    tokenizer.padding_side = "left"
+    info = BackendInfo(
+        spec=spec.raw,
+        resolved=resolved,
+        has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
+        details={
+            "source": source,
+            "load_seconds": round(load_seconds, 2),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "architecture": type(model).__name__,
+        },
+    )
+    return HFBackend(model, tokenizer, info, batch_size=batch_size, prefix_cache=prefix_cache)
+
+
+class HFBackend(Backend):
+    """A causal LM loaded with transformers (from a checkpoint, hub id or converted GGUF).
+
+    ``prefix_cache`` turns on the judge fast path: the prompt prefix shared by all requests
+    of a call is computed once, the prefix shared within a request group (one response
+    scored on several criteria) once per group, and each request then adds only its suffix,
+    with logits kept at the last position only. ``prefix_cache=False`` is the naive path
+    (one full prompt per judgment, logits at every position), kept to check the fast path.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        info: BackendInfo,
+        *,
+        batch_size: int = 8,
+        prefix_cache: bool = True,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.info = info
+        self.batch_size = batch_size
+        self.prefix_cache = prefix_cache
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._choice_ids: dict[tuple[str, ...], dict[str, list[int]]] = {}
+
+    # ----------------------------------------------------------------- rendering
+    def render(self, messages: Sequence[Message] | None, prompt: str | None) -> str:
+        """Apply the chat template (assistant turn opened) or return the plain prompt."""
+        if messages is None:
+            return prompt or ""
+        if not self.info.has_chat_template:
+            raise ModelError(f"{self.info.spec} has no chat template; send a plain prompt")
+        return str(
+            self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    def _encode(self, text: str, templated: bool) -> list[int]:
+        # A chat template writes its own special tokens; a plain prompt gets the tokenizer's
+        # (for example Gemma's <bos>).
+        return list(self.tokenizer(text, add_special_tokens=not templated)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ---------------------------------------------------------------- generation
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: Progress | None = None
+    ) -> list[GenerationResult]:
+        """Batched generation with left padding, batches formed from similar lengths."""
+        results: list[GenerationResult | None] = [None] * len(requests)
+        encoded = []
+        for index, request in enumerate(requests):
+            text = self.render(request.messages, request.prompt)
+            encoded.append((index, text, self._encode(text, request.messages is not None)))
+        # Group by sampling parameters, then sort by length so padding stays small.
+        groups: dict[tuple[Any, ...], list[tuple[int, str, list[int]]]] = {}
+        for item in encoded:
+            req = requests[item[0]]
+            params = (req.max_new_tokens, req.temperature, req.top_p, req.seed, req.stop)
+            groups.setdefault(params, []).append(item)
+        for items in groups.values():
+            items.sort(key=lambda item: len(item[2]))
+            for start in range(0, len(items), self.batch_size):
+                batch = items[start : start + self.batch_size]
+                for (index, _, _), result in zip(
+                    batch, self._generate_batch(batch, requests[batch[0][0]]), strict=True
+                ):
+                    results[index] = result
+                if progress:
+                    progress(len(batch))
+        return [r for r in results if r is not None]
+
+    def _generate_batch(
+        self, batch: list[tuple[int, str, list[int]]], req: GenerationRequest
+    ) -> list[GenerationResult]:
+        pad = self.tokenizer.pad_token_id
+        width = max(len(ids) for _, _, ids in batch)
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (_, _, ids) in enumerate(batch):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            mask[row, width - len(ids) :] = 1
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": req.max_new_tokens,
+            "pad_token_id": pad,
+            "do_sample": req.temperature > 0,
+        }
+        if req.temperature > 0:
+            kwargs.update(temperature=req.temperature, top_p=req.top_p, top_k=0)
+            torch.manual_seed(req.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if req.stop:
+            kwargs.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+        seconds = (time.perf_counter() - started) / len(batch)
+        eos_ids = _eos_ids(self.model, self.tokenizer)
+        results = []
+        for row, (_, text, ids) in enumerate(batch):
+            new = out[row, width:].tolist()
+            finish = "length"
+            cut = len(new)
+            for pos, tok in enumerate(new):
+                if tok in eos_ids:
+                    cut, finish = pos, "stop"
+                    break
+            output = self.tokenizer.decode(new[:cut], skip_special_tokens=True)
+            for stop in req.stop:
+                found = output.find(stop)
+                if found >= 0:
+                    output, finish = output[:found], "stop"
+            tokens = cut + (1 if finish == "stop" and cut < len(new) else 0)
+            results.append(
+                GenerationResult(
+                    text=output,
+                    prompt_tokens=len(ids),
+                    output_tokens=tokens,
+                    finish_reason=finish,
+                    seconds=round(seconds, 4),
+                    rendered_prompt=text,
+                )
+            )
+        return results
+
+    # ---------------------------------------------------------- choice probabilities
+    def choice_token_ids(self, choices: tuple[str, ...]) -> dict[str, list[int]]:
+        """Token ids that spell each choice, with and without a leading space."""
+        if choices not in self._choice_ids:
+            mapping: dict[str, list[int]] = {}
+            owner: dict[int, str] = {}
+            for choice in choices:
+                ids: list[int] = []
+                for form in (choice, " " + choice):
+                    tokens = self.tokenizer(form, add_special_tokens=False)["input_ids"]
+                    if len(tokens) == 1 and tokens[0] not in ids:
+                        ids.append(tokens[0])
+                if not ids:
+                    raise ModelError(
+                        f"choice {choice!r} is not a single token for {self.info.spec}"
+                    )
+                for tok in ids:
+                    if owner.setdefault(tok, choice) != choice:
+                        raise ModelError(f"choices {owner[tok]!r} and {choice!r} share a token")
+                mapping[choice] = ids
+            self._choice_ids[choices] = mapping
+        return self._choice_ids[choices]
+
+    def choice_probs(
+        self, requests: Sequence[ChoiceRequest], progress: Progress | None = None
+    ) -> list[ChoiceResult]:
+        """Next-token probabilities of each request's choices."""
+        texts, token_lists = [], []
+        for request in requests:
+            text = self.render(request.messages, request.prompt) + request.answer_prefix
+            texts.append(text)
+            token_lists.append(self._encode(text, request.messages is not None))
+        if self.prefix_cache:
+            distributions = self._cached_distributions(requests, token_lists, progress)
+        else:
+            distributions = self._naive_distributions(token_lists, progress)
+        results = []
+        for request, text, (probs, seconds) in zip(requests, texts, distributions, strict=True):
+            ids = self.choice_token_ids(request.choices)
+            results.append(
+                ChoiceResult(
+                    probs={c: float(probs[ids[c]].sum()) for c in request.choices},
+                    rendered_prompt=text,
+                    seconds=round(seconds, 4),
+                )
+            )
+        return results
+
+    def _forward(self, ids: list[int], cache: Any, start: int, keep: int) -> tuple[Any, Any]:
+        total = start + len(ids)
+        out = self.model(
+            input_ids=torch.tensor([ids]),
+            attention_mask=torch.ones((1, total), dtype=torch.long),
+            position_ids=torch.arange(start, total).unsqueeze(0),
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=keep,
+        )
+        return out.logits, out.past_key_values
+
+    def _naive_distributions(
+        self, token_lists: list[list[int]], progress: Progress | None
+    ) -> list[tuple[torch.Tensor, float]]:
+        out = []
+        with torch.inference_mode():
+            for ids in token_lists:
+                started = time.perf_counter()
+                logits = self.model(input_ids=torch.tensor([ids]), use_cache=False).logits
+                probs = torch.softmax(logits[0, -1].float(), dim=-1)
+                out.append((probs, time.perf_counter() - started))
+                if progress:
+                    progress(1)
+        return out
+
+    def _cached_distributions(
+        self,
+        requests: Sequence[ChoiceRequest],
+        token_lists: list[list[int]],
+        progress: Progress | None,
+    ) -> list[tuple[torch.Tensor, float]]:
+        out: list[tuple[torch.Tensor, float] | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.group or f"#{index}", []).append(index)
+        with torch.inference_mode():
+            shared_len = _common_prefix_len(token_lists) if len(token_lists) > 1 else 0
+            root_cache = None
+            started = time.perf_counter()
+            if shared_len:
+                _, root_cache = self._forward(token_lists[0][:shared_len], None, 0, 1)
+            root_seconds = time.perf_counter() - started
+            for members in groups.values():
+                started = time.perf_counter()
+                lists = [token_lists[i] for i in members]
+                group_len = _common_prefix_len(lists) if len(lists) > 1 else shared_len
+                group_len = max(group_len, shared_len)
+                cache = copy.deepcopy(root_cache)
+                if group_len > shared_len:
+                    _, cache = self._forward(lists[0][shared_len:group_len], cache, shared_len, 1)
+                group_seconds = time.perf_counter() - started
+                for index in members:
+                    started = time.perf_counter()
+                    ids = token_lists[index]
+                    branch = copy.deepcopy(cache)
+                    logits, _ = self._forward(ids[group_len:], branch, group_len, 1)
+                    probs = torch.softmax(logits[0, -1].float(), dim=-1)
+                    spent = time.perf_counter() - started
+                    share = (group_seconds + root_seconds / len(groups)) / len(members)
+                    out[index] = (probs, spent + share)
+                    if progress:
+                        progress(1)
+        return [item for item in out if item is not None]
+
+
+def _common_prefix_len(lists: list[list[int]]) -> int:
+    """Longest common prefix of token lists, leaving at least one token in each."""
+    limit = min(len(ids) for ids in lists) - 1
+    length = 0
+    first = lists[0]
+    while length < limit and all(ids[length] == first[length] for ids in lists):
+        length += 1
+    return max(length, 0)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(v for v in value if isinstance(v, int))
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids

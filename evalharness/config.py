@@ -1,0 +1,154 @@
+"""Run configuration: defaults, a YAML file, then command-line overrides; unknown keys rejected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalharness.errors import ConfigError, did_you_mean
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what a run computes. Field docs are in docs/config.md."""
+
+    base: str = "gemma3-270m"
+    tuned: str = "smollm2-135m-instruct"
+    judge: str = "smollm2-135m-instruct"
+    prompts: str = "default"
+    sample: int | None = None
+    seed: int = 0
+    max_new_tokens: int = 96
+    temperature: float = 0.0
+    top_p: float = 1.0
+    system_prompt: str | None = None
+    completion_frame: str = "Question: {prompt}\nAnswer:"
+    stop: tuple[str, ...] = ("\nQuestion:", "\n\n\n")
+    batch_size: int = 8
+    rubric: str = "helpfulness"
+    pointwise_template: str = "pointwise"
+    pairwise_template: str = "pairwise"
+    judge_mode: str = "logprobs"  # "logprobs" | "text"
+    tie_band: float = 0.1
+    low_mass: float = 0.5
+    probes: tuple[str, ...] = ("padded", "shortened", "assertive", "hedged")
+    probe_rules: str | None = None
+    rewriter: str | None = None
+    bootstrap: int = 2000
+    allow_hub: bool = False
+    trust_remote_code: bool = False
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = 4
+    max_retries: int = 4
+    timeout: float = 60.0
+    gates: dict[str, float] = field(default_factory=dict)
+
+    def with_overrides(self, **values: Any) -> RunConfig:
+        """A copy with the non-None values replaced."""
+        clean = {k: v for k, v in values.items() if v is not None}
+        for key in ("stop", "probes"):
+            if key in clean:
+                clean[key] = tuple(clean[key])
+        return replace(self, **clean)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        data = asdict(self)
+        for key in ("stop", "probes"):
+            data[key] = list(data[key])
+        return data
+
+    def generation_fingerprint(self, prompt_hash: str) -> str:
+        """Hash of everything that decides the generations (a run directory holds one)."""
+        keys = (
+            "base", "tuned", "sample", "seed", "max_new_tokens", "temperature", "top_p",
+            "system_prompt", "completion_frame", "stop",
+        )  # fmt: skip
+        data = {k: self.to_dict()[k] for k in keys}
+        data["prompt_hash"] = prompt_hash
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+GATE_KEYS = {
+    "min_win_rate": "the tuned-vs-base win rate must stay at or above this",
+    "max_win_rate_drop": "the win rate may fall by at most this vs the baseline (CI excludes 0)",
+    "max_criterion_drop": "no criterion's mean score may fall by more than this vs the baseline",
+    "min_position_consistency": "the judge's position consistency must stay at or above this",
+    "max_abs_length_bias": "|LBR| must stay at or below this",
+    "max_abs_confidence_bias": "|CBR| must stay at or below this",
+}
+
+
+def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> Any:
+    where = f"{path}:{line}: {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(default, int) and key != "sample":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings")
+        value = tuple(value)
+    elif key == "gates":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping of gate names to numbers")
+        for gate, limit in value.items():
+            if gate not in GATE_KEYS:
+                raise ConfigError(
+                    f"{where}: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}"
+                )
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                raise ConfigError(f"{where}.{gate} must be a number")
+    elif key == "sample":
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"{where} must be a positive integer")
+    elif value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    """Defaults, updated from a YAML file (unknown keys and bad types name their line)."""
+    config = RunConfig()
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if data is None:
+        return config
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
+    lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value}
+    defaults = {f.name: getattr(config, f.name) for f in fields(RunConfig)}
+    values = {}
+    for key, value in data.items():
+        if key not in defaults:
+            hint = did_you_mean(str(key), list(defaults))
+            raise ConfigError(f"{path}:{lines.get(key, 0)}: unknown key {key!r}{hint}")
+        values[key] = _check_type(path, lines.get(key, 0), key, value, defaults[key])
+    if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
+        raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
+    return replace(config, **values)

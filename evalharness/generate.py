@@ -1,0 +1,173 @@
+"""The generation stage: base and tuned models answer every prompt of a prompt set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+
+from evalharness.backends import BackendOptions, load_backend
+from evalharness.backends.base import Backend, GenerationRequest
+from evalharness.config import RunConfig
+from evalharness.errors import ConfigError
+from evalharness.manifest import environment
+from evalharness.progress import console, progress_bar
+from evalharness.prompts import PromptItem, load_prompts, resolve_prompt_set
+from evalharness.records import (
+    GenerationRecord,
+    PairwiseRecord,
+    PointwiseRecord,
+    ProbeRecord,
+)
+from evalharness.runstore import RunStore
+from evalharness.specs import parse_spec
+
+ROLES = ("base", "tuned")
+STAGE_FILES = (
+    GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE,
+    "analysis.json", "report.md", "report.html",
+)  # fmt: skip
+
+
+def backend_options(config: RunConfig) -> BackendOptions:
+    """Backend options from a run config."""
+    return BackendOptions(
+        batch_size=config.batch_size,
+        trust_remote_code=config.trust_remote_code,
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        max_retries=config.max_retries,
+        timeout=config.timeout,
+    )
+
+
+def select_prompts(config: RunConfig) -> list[PromptItem]:
+    """The prompt set, sampled to ``config.sample`` items (seeded, original order kept)."""
+    items = load_prompts(resolve_prompt_set(config.prompts))
+    if config.sample is not None and config.sample < len(items):
+        chosen = set(random.Random(config.seed).sample(range(len(items)), config.sample))
+        items = [item for i, item in enumerate(items) if i in chosen]
+    return items
+
+
+def prompt_hash(items: list[PromptItem]) -> str:
+    """Hash of the prompts' content."""
+    data = [[i.id, i.prompt, i.category, i.reference] for i in items]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+
+def build_request(item: PromptItem, backend: Backend, config: RunConfig) -> GenerationRequest:
+    """A chat request for a model with a chat template, else a plain completion frame."""
+    common = {
+        "key": item.id,
+        "max_new_tokens": config.max_new_tokens,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "seed": config.seed,
+    }
+    if backend.info.has_chat_template:
+        messages = []
+        if config.system_prompt:
+            messages.append({"role": "system", "content": config.system_prompt})
+        messages.append({"role": "user", "content": item.prompt})
+        return GenerationRequest(messages=tuple(messages), **common)  # type: ignore[arg-type]
+    if "{prompt}" not in config.completion_frame:
+        raise ConfigError("completion_frame must contain {prompt}")
+    frame = config.completion_frame.replace("{prompt}", item.prompt)
+    return GenerationRequest(prompt=frame, stop=tuple(config.stop), **common)  # type: ignore[arg-type]
+
+
+def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[PromptItem]:
+    """Validate inputs, then claim the run directory for this config (or refuse)."""
+    items = select_prompts(config)
+    for spec in (config.base, config.tuned, config.judge):
+        parse_spec(spec)
+    fingerprint = config.generation_fingerprint(prompt_hash(items))
+    manifest = store.read_manifest()
+    old = manifest.get("generation", {}).get("fingerprint")
+    if old and old != fingerprint:
+        if not overwrite:
+            raise ConfigError(
+                f"{store.dir} holds a run with another configuration (models, prompts or "
+                "generation settings differ); use another --run-dir or pass --overwrite"
+            )
+        for name in STAGE_FILES:
+            store.path(name).unlink(missing_ok=True)
+        manifest = {}
+    store.update_manifest(
+        config=config.to_dict(),
+        generation={"fingerprint": fingerprint, "prompts": len(items)},
+        seeds={"generation": config.seed, "bootstrap": config.seed},
+        environment=environment(),
+    )
+    return items
+
+
+@dataclass
+class StageSummary:
+    """Counts of one stage's work."""
+
+    stage: str
+    done_before: int = 0
+    written: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) -> StageSummary:
+    """Generate the missing (prompt, role) records, appending one batch at a time."""
+    import time
+
+    started = time.perf_counter()
+    summary = StageSummary("generate")
+    done = store.keys(GenerationRecord)
+    summary.done_before = len(done)
+    options = backend_options(config)
+    models = store.read_manifest().get("models", {})
+    for role, spec in zip(ROLES, (config.base, config.tuned), strict=True):
+        todo = [item for item in items if (item.id, role) not in done]
+        if not todo:
+            continue
+        backend = load_backend(spec, options)
+        models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
+        store.update_manifest(models=models)
+        requests = [build_request(item, backend, config) for item in todo]
+        chunk = max(1, config.batch_size)
+        with progress_bar(f"generate {role}", len(todo)) as advance:
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                results = backend.generate(requests[start : start + chunk], advance)
+                records = [
+                    GenerationRecord(
+                        prompt_id=item.id,
+                        role=role,
+                        model=spec,
+                        resolved=backend.info.resolved,
+                        prompt=item.prompt,
+                        rendered_prompt=result.rendered_prompt,
+                        output=result.text,
+                        prompt_tokens=result.prompt_tokens,
+                        output_tokens=result.output_tokens,
+                        finish_reason=result.finish_reason,
+                        seconds=result.seconds,
+                        params={
+                            "max_new_tokens": config.max_new_tokens,
+                            "temperature": config.temperature,
+                            "top_p": config.top_p,
+                            "seed": config.seed,
+                            "stop": list(request.stop),
+                        },
+                        category=item.category,
+                        error=result.error,
+                    )
+                    for item, request, result in zip(
+                        part, requests[start : start + chunk], results, strict=True
+                    )
+                ]
+                summary.written += store.append(records)
+                summary.failed += sum(1 for r in records if r.error)
+    summary.seconds = time.perf_counter() - started
+    if summary.failed:
+        console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")
+    return summary

@@ -1,0 +1,123 @@
+"""The judge stage: score every generation pointwise and judge tuned vs base in both orders."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from evalharness.backends import load_backend
+from evalharness.config import RunConfig
+from evalharness.errors import ConfigError
+from evalharness.generate import StageSummary, backend_options
+from evalharness.judge.engine import Judge, PairItem, PointwiseItem
+from evalharness.progress import console, progress_bar
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
+from evalharness.rubrics import load_rubric
+from evalharness.runstore import RunStore
+from evalharness.templates import load_template
+
+MAIN_COMPARISON = "tuned_vs_base"
+CHUNK = 4
+
+T = TypeVar("T")
+
+
+def make_judge(config: RunConfig) -> Judge:
+    """Load the judge backend, rubric and templates named by the config."""
+    rubric = load_rubric(config.rubric)
+    pointwise = load_template(config.pointwise_template)
+    pairwise = load_template(config.pairwise_template)
+    backend = load_backend(config.judge, backend_options(config))
+    return Judge(
+        backend, rubric, pointwise, pairwise, mode=config.judge_mode, low_mass=config.low_mass
+    )
+
+
+def generations_by_prompt(store: RunStore) -> dict[str, dict[str, GenerationRecord]]:
+    """Generation records indexed by prompt id, then role."""
+    out: dict[str, dict[str, GenerationRecord]] = {}
+    for record in store.read(GenerationRecord):
+        out.setdefault(record.prompt_id, {})[record.role] = record
+    return out
+
+
+def judge_in_chunks(
+    store: RunStore,
+    items: Sequence[T],
+    run: Callable[[Sequence[T], Callable[[int], None]], list[Record]],
+    label: str,
+    per_item: int,
+    summary: StageSummary,
+) -> None:
+    """Judge ``items`` a few at a time, appending each chunk's records as it finishes."""
+    with progress_bar(label, len(items) * per_item) as advance:
+        for start in range(0, len(items), CHUNK):
+            records = run(items[start : start + CHUNK], advance)
+            summary.written += store.append(records)
+            summary.failed += sum(1 for r in records if getattr(r, "error", None))
+
+
+def self_judging(config: RunConfig) -> list[str]:
+    """Roles whose model is also the judge (a self-preference risk)."""
+    return [role for role, spec in (("base", config.base), ("tuned", config.tuned))
+            if spec == config.judge]  # fmt: skip
+
+
+def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
+    """Write the missing pointwise and pairwise records for the run's generations."""
+    started = time.perf_counter()
+    summary = StageSummary("judge")
+    generations = generations_by_prompt(store)
+    if not generations:
+        raise ConfigError(f"{store.dir}: no generations.jsonl records: run `evalharness generate`")
+    rubric = load_rubric(config.rubric)
+    judge_spec = config.judge
+    point_done = store.keys(PointwiseRecord)
+    pair_done = store.keys(PairwiseRecord)
+    summary.done_before = len(point_done) + len(pair_done)
+
+    point_items: list[PointwiseItem] = []
+    pair_items: list[PairItem] = []
+    for prompt_id, roles in generations.items():
+        for role, record in sorted(roles.items()):
+            keys = {(prompt_id, role, judge_spec, rubric.key, c.name) for c in rubric.criteria}
+            if record.error is None and not keys <= point_done:
+                point_items.append(PointwiseItem(prompt_id, role, record.prompt, record.output))
+        if {"base", "tuned"} <= roles.keys() and not any(r.error for r in roles.values()):
+            keys = {(prompt_id, MAIN_COMPARISON, judge_spec, rubric.key, o) for o in ("xy", "yx")}
+            if not keys <= pair_done:
+                pair_items.append(
+                    PairItem(
+                        prompt_id,
+                        MAIN_COMPARISON,
+                        "tuned",
+                        "base",
+                        roles["tuned"].prompt,
+                        roles["tuned"].output,
+                        roles["base"].output,
+                    )  # fmt: skip
+                )
+    selfish = self_judging(config)
+    store.update_manifest(
+        judge={
+            "spec": judge_spec,
+            "rubric": rubric.key,
+            "pointwise_template": config.pointwise_template,
+            "pairwise_template": config.pairwise_template,
+            "mode": config.judge_mode,
+            "judges_itself": selfish,
+        }
+    )
+    if selfish:
+        console.print(
+            f"[bold yellow]warning: the judge {judge_spec} is also the {'/'.join(selfish)} "
+            "model: it may prefer its own outputs (self-preference)"
+        )
+    if point_items or pair_items:
+        judge = make_judge(config)
+        judge_in_chunks(store, point_items, judge.score, "judge pointwise",
+                        len(rubric.criteria), summary)  # fmt: skip
+        judge_in_chunks(store, pair_items, judge.compare, "judge pairwise", 2, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary

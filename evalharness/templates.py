@@ -1,0 +1,170 @@
+"""Judge prompt templates: versioned YAML with ``{name}`` fields, rendered to chat messages."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalharness.errors import ConfigError, did_you_mean
+from evalharness.rubrics import RUBRICS_DIR, duplicate_keys, read_yaml, yaml_line
+
+TEMPLATES_DIR: Path = RUBRICS_DIR / "templates"
+
+_KEYS = ("id", "version", "system", "user", "answer_prefix", "choices")
+_TEXT_KEYS = ("system", "user")
+
+
+def _fields(text: str, where: str) -> list[str]:
+    """Return the field names of a format string; ConfigError for malformed or complex fields."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: bad template text: {exc} (write literal braces as {{{{ }}}})"
+        ) from None
+    names: list[str] = []
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or spec or conversion:
+            shown = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise ConfigError(
+                f"{where}: field {shown} must be a plain name such as {{instruction}} "
+                "(write literal braces as {{ }})"
+            )
+        names.append(field)
+    return names
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A judge (or rewriter) prompt: system and user text with fields, and the allowed answers."""
+
+    id: str
+    version: str
+    system: str
+    user: str
+    answer_prefix: str
+    choices: tuple[str, ...]
+    path: str
+
+    @property
+    def key(self) -> str:
+        """Return the template's identity, ``id@version``."""
+        return f"{self.id}@{self.version}"
+
+    def variables(self) -> set[str]:
+        """Return the names of the fields used in the system and user text."""
+        names: set[str] = set()
+        for key in _TEXT_KEYS:
+            names.update(_fields(getattr(self, key), f"{self.path}: {key}"))
+        return names
+
+    def render(self, **values: str) -> tuple[dict[str, str], ...]:
+        """Fill in the fields and return the chat messages (system first, omitted if empty).
+
+        Values are inserted verbatim; braces inside them are not interpreted. Extra values
+        are ignored; a missing one raises ConfigError naming it and the template file.
+        """
+        check_template(self, set(values))
+        messages: list[dict[str, str]] = []
+        if self.system.strip():
+            messages.append({"role": "system", "content": self.system.format_map(values)})
+        messages.append({"role": "user", "content": self.user.format_map(values)})
+        return tuple(messages)
+
+
+def check_template(template: PromptTemplate, provided: set[str]) -> None:
+    """Raise ConfigError naming every field the template uses that is not in ``provided``."""
+    missing = sorted(template.variables() - provided)
+    if missing:
+        names = ", ".join("{" + name + "}" for name in missing)
+        raise ConfigError(
+            f"{template.path}: template {template.key} needs {names}, which the caller does not "
+            f"provide (provided: {', '.join(sorted(provided)) or 'none'})"
+        )
+
+
+def template_names() -> list[str]:
+    """Return the names of the templates shipped in TEMPLATES_DIR."""
+    return sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml"))
+
+
+def resolve_template(name_or_path: str) -> Path:
+    """Map a shipped template name ("pointwise") or a file path to a Path."""
+    looks_like_path = (
+        "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".yaml", ".yml"))
+    )
+    if not looks_like_path:
+        shipped = TEMPLATES_DIR / f"{name_or_path}.yaml"
+        if shipped.is_file():
+            return shipped
+        if not Path(name_or_path).is_file():
+            raise ConfigError(
+                f"unknown template {name_or_path!r}" + did_you_mean(name_or_path, template_names())
+            )
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(f"{name_or_path}: template file not found")
+    return path
+
+
+def _validate(data: Any, path: Path, root: Any) -> None:
+    """Raise ConfigError (file:line: field: problem) for the first schema problem found."""
+
+    def fail(key: str | None, message: str) -> None:
+        line = yaml_line(root, (key,) if key else ())
+        where = f"{path}:{line}" if line is not None else str(path)
+        raise ConfigError(f"{where}: {key + ': ' if key else ''}{message}")
+
+    for line, key in duplicate_keys(root):
+        raise ConfigError(f"{path}:{line}: duplicate key {key!r}")
+    if not isinstance(data, dict):
+        fail(None, "a template must be a mapping")
+    for key in data:
+        if key not in _KEYS:
+            fail(key, f"unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+    for key in _KEYS:
+        if key not in data:
+            fail(None, f"missing field {key!r}")
+    if not isinstance(data["id"], str) or not data["id"].strip():
+        fail("id", "must be a non-empty string")
+    version = data["version"]
+    if isinstance(version, bool) or not isinstance(version, str | int) or not str(version):
+        fail("version", "must be a string or an integer")
+    for key in ("system", "user", "answer_prefix"):
+        if not isinstance(data[key], str):
+            fail(key, f"must be a string, got {type(data[key]).__name__}")
+    if not data["user"].strip():
+        fail("user", "must not be empty")
+    choices = data["choices"]
+    if not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices):
+        fail("choices", "must be a list of non-empty strings")
+    if len(set(choices)) != len(choices):
+        fail("choices", "must not repeat a choice")
+    for key in _TEXT_KEYS:
+        _fields(data[key], f"{path}:{yaml_line(root, (key,))}: {key}")
+
+
+def load_template(name_or_path: str) -> PromptTemplate:
+    """Load and validate a template by shipped name or path; ConfigError on any problem."""
+    path = resolve_template(name_or_path)
+    data, root = read_yaml(path, "template file")
+    _validate(data, path, root)
+    return PromptTemplate(
+        id=data["id"],
+        version=str(data["version"]),
+        system=data["system"],
+        user=data["user"],
+        answer_prefix=data["answer_prefix"],
+        choices=tuple(data["choices"]),
+        path=str(path),
+    )
