@@ -2,128 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from evalharness.config import RunConfig, load_config
-from evalharness.errors import HarnessError
-
-RESULTS_DIR = Path("results")
-
-
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a HarnessError into one line on stderr and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: records written so far are kept; rerun to resume", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that choose the models and the generation settings."""
-    options = [
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(dir_okay=False),
-            help="YAML run config; flags override its values (docs/config.md).",
-        ),
-        click.option("--base", help="Base model spec [default: gemma3-270m]."),
-        click.option("--tuned", help="Tuned model spec [default: smollm2-135m-instruct]."),
-        click.option("--judge", help="Judge model spec [default: smollm2-135m-instruct]."),
-        click.option("--prompts", help="Prompt set name (default, mt_bench) or JSONL file."),
-        click.option(
-            "--sample",
-            type=click.IntRange(min=1),
-            help="Use this many prompts, sampled with --seed [default: all].",
-        ),
-        click.option("--seed", type=int, help="Seed for sampling prompts, generation, bootstrap."),
-        click.option(
-            "--max-new-tokens",
-            type=click.IntRange(min=1),
-            help="Tokens to generate per answer [default: 96].",
-        ),
-        click.option(
-            "--temperature", type=click.FloatRange(min=0), help="0 = greedy [default: 0]."
-        ),
-        click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling [default: 1]."),
-        click.option(
-            "--batch-size", type=click.IntRange(min=1), help="Generation batch size [default: 8]."
-        ),
-        click.option("--rubric", help="Rubric name or YAML file [default: helpfulness]."),
-        click.option(
-            "--judge-mode",
-            type=click.Choice(["logprobs", "text"]),
-            help="Read scores from next-token probabilities or parse generated text.",
-        ),
-        click.option(
-            "--allow-hub",
-            is_flag=True,
-            default=None,
-            help="Allow downloads from the Hugging Face hub (off by default).",
-        ),
-        click.option(
-            "--trust-remote-code",
-            is_flag=True,
-            default=None,
-            help="Run model code shipped with a hub checkpoint (off by default).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def build_config(config_file: str | None, **flags: Any) -> RunConfig:
-    """Defaults, then the config file, then the flags that were given."""
-    config = load_config(config_file).with_overrides(**flags)
-    if config.allow_hub:
-        os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
-    return config
-
-
-def default_run_dir(config: RunConfig) -> Path:
-    """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
-    from evalharness.generate import prompt_hash, select_prompts
-
-    name = Path(config.prompts).stem
-    return (
-        RESULTS_DIR
-        / f"{name}-{config.generation_fingerprint(prompt_hash(select_prompts(config)))[:10]}"
-    )
-
-
-def run_dir_from_manifest(run_dir: str, flags: dict[str, Any]) -> tuple[Any, RunConfig]:
-    """The store of an existing run and its config, updated with flags given now."""
-    from evalharness.errors import ConfigError
-    from evalharness.runstore import RunStore
-
-    store = RunStore(run_dir)
-    if not store.exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no manifest.json)")
-    saved = store.read_manifest().get("config", {})
-    config_file = flags.pop("config_file", None)
-    base = load_config(config_file) if config_file else RunConfig()
-    known = {k: v for k, v in saved.items() if hasattr(base, k)}
-    if not config_file:
-        base = base.with_overrides(**known)
-    return store, base.with_overrides(**flags)
+from evalharness.clitools import (
+    RESULTS_DIR,
+    build_config,
+    default_run_dir,
+    handle_errors,
+    model_options,
+    run_dir_from_manifest,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -176,6 +68,91 @@ def judge(run_dir: str, **flags: Any) -> None:
     )
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@model_options
+@click.option("--probe-rules", type=click.Path(file_okay=False),
+              help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].")
+@click.option("--rewriter", help="Model spec that rewrites responses instead of the rules.")
+@handle_errors
+def bias(run_dir: str, **flags: Any) -> None:
+    """Probe the judge's length and confidence bias with counterfactual variants, then analyze."""
+    from evalharness.pipeline import write_analysis
+    from evalharness.probes.stage import run_probes
+
+    store, config = run_dir_from_manifest(run_dir, flags)
+    summary = run_probes(store, config)
+    click.echo(f"bias: {summary.written} new records, {summary.seconds:.1f}s")
+    write_analysis(store, config)
+    click.echo(f"analysis -> {store.path('analysis.json')}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@model_options
+@handle_errors
+def analyze(run_dir: str, **flags: Any) -> None:
+    """Recompute analysis.json from a run's records (no model work)."""
+    from evalharness.pipeline import write_analysis
+
+    store, config = run_dir_from_manifest(run_dir, flags)
+    analysis = write_analysis(store, config)
+    for warning in analysis["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"analysis -> {store.path('analysis.json')}")
+
+
+@cli.command("judge-validate")
+@model_options
+@click.option("--pairs", "pairs_name", default="llmbar_natural", show_default=True,
+              help="Labeled pairs: a name in prompts/pairs/ or a JSON/JSONL file "
+                   "(LLMBar format: input, output_1, output_2, label).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N pairs.")
+@click.option("--probes/--no-probes", default=True, show_default=True,
+              help="Also measure LBR and CBR on the pairs (3 more comparisons per pair).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Directory for the records [default: results/validate-<pairs>-<judge>].")
+@handle_errors
+def judge_validate(pairs_name: str, limit: int | None, probes: bool, out_dir: str | None,
+                   **flags: Any) -> None:  # fmt: skip
+    """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
+    import re
+
+    from evalharness.pipeline import print_validation
+    from evalharness.runstore import RunStore, write_json_atomic
+    from evalharness.validate import run_validation
+
+    config = build_config(**flags)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
+    store = RunStore(out_dir or RESULTS_DIR / f"validate-{slug}")
+    result, summary = run_validation(store, config, pairs_name, limit, probes)
+    write_json_atomic(store.path("validation.json"), result)
+    print_validation(result, config)
+    click.echo(f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
+               f"{store.path('validation.json')}")  # fmt: skip
+
+
+@cli.command()
+@model_options
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Run directory [default: results/<prompts>-<config hash>].")
+@click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
+@click.option("--no-bias", is_flag=True, help="Skip the bias probes (faster, no LBR/CBR).")
+@handle_errors
+def run(run_dir: str | None, overwrite: bool, no_bias: bool, **flags: Any) -> None:
+    """Run everything: generate, judge, bias probes, analysis and reports.
+
+    With no arguments it runs the built-in default: gemma3-270m (base) vs
+    smollm2-135m-instruct (tuned), judged by smollm2-135m-instruct with the helpfulness rubric.
+    """
+    from evalharness.pipeline import run_all
+    from evalharness.runstore import RunStore
+
+    config = build_config(**flags)
+    store = RunStore(run_dir or default_run_dir(config))
+    run_all(store, config, overwrite=overwrite, bias=not no_bias)
+
+
 @cli.group()
 def rubric() -> None:
     """Rubric files."""
@@ -217,11 +194,7 @@ def models() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    started = time.perf_counter()
-    try:
-        cli(standalone_mode=True)
-    finally:
-        del started
+    cli()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""Shared pieces of the command line: error handling, option decorators, run-dir lookup."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evalharness.config import RunConfig, load_config
+from evalharness.errors import HarnessError
+
+RESULTS_DIR = Path("results")
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a HarnessError into one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HarnessError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: records written so far are kept; rerun to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that choose the models and the generation settings."""
+    options = [
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            help="YAML run config; flags override its values (docs/config.md).",
+        ),
+        click.option("--base", help="Base model spec [default: gemma3-270m]."),
+        click.option("--tuned", help="Tuned model spec [default: smollm2-135m-instruct]."),
+        click.option("--judge", help="Judge model spec [default: smollm2-135m-instruct]."),
+        click.option("--prompts", help="Prompt set name (default, mt_bench) or JSONL file."),
+        click.option(
+            "--sample",
+            type=click.IntRange(min=1),
+            help="Use this many prompts, sampled with --seed [default: all].",
+        ),
+        click.option("--seed", type=int, help="Seed for sampling prompts, generation, bootstrap."),
+        click.option(
+            "--max-new-tokens",
+            type=click.IntRange(min=1),
+            help="Tokens to generate per answer [default: 96].",
+        ),
+        click.option(
+            "--temperature", type=click.FloatRange(min=0), help="0 = greedy [default: 0]."
+        ),
+        click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling [default: 1]."),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), help="Generation batch size [default: 8]."
+        ),
+        click.option("--rubric", help="Rubric name or YAML file [default: helpfulness]."),
+        click.option(
+            "--judge-mode",
+            type=click.Choice(["logprobs", "text"]),
+            help="Read scores from next-token probabilities or parse generated text.",
+        ),
+        click.option(
+            "--allow-hub",
+            is_flag=True,
+            default=None,
+            help="Allow downloads from the Hugging Face hub (off by default).",
+        ),
+        click.option(
+            "--trust-remote-code",
+            is_flag=True,
+            default=None,
+            help="Run model code shipped with a hub checkpoint (off by default).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(config_file: str | None, **flags: Any) -> RunConfig:
+    """Defaults, then the config file, then the flags that were given."""
+    config = load_config(config_file).with_overrides(**flags)
+    if config.allow_hub:
+        os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
+    return config
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
+    from evalharness.generate import prompt_hash, select_prompts
+
+    name = Path(config.prompts).stem
+    return (
+        RESULTS_DIR
+        / f"{name}-{config.generation_fingerprint(prompt_hash(select_prompts(config)))[:10]}"
+    )
+
+
+def run_dir_from_manifest(run_dir: str, flags: dict[str, Any]) -> tuple[Any, RunConfig]:
+    """The store of an existing run and its config, updated with flags given now."""
+    from evalharness.errors import ConfigError
+    from evalharness.runstore import RunStore
+
+    store = RunStore(run_dir)
+    if not store.exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no manifest.json)")
+    saved = store.read_manifest().get("config", {})
+    config_file = flags.pop("config_file", None)
+    base = load_config(config_file) if config_file else RunConfig()
+    known = {k: v for k, v in saved.items() if hasattr(base, k)}
+    if not config_file:
+        base = base.with_overrides(**known)
+    return store, base.with_overrides(**flags)
