@@ -63,7 +63,7 @@ def prose_only(text: str) -> str:
 
 def phrase_regex(phrase: str) -> str:
     """A regex for ``phrase``: any whitespace between words, either apostrophe, word boundaries."""
-    parts = []
+    parts: list[str] = []
     for char in phrase:
         if char.isspace():
             if not parts or parts[-1] != r"\s+":

@@ -270,7 +270,8 @@ _COMMON_STARTS = frozenset(
     therefore thus similarly additionally moreover furthermore again now today everything
     something nothing anything everyone someone people using adding setting writing making
     taking choosing given based whether unlike like without within during per over under
-    above below between""",
+    above below between probably perhaps maybe possibly certainly clearly definitely actually
+    basically usually generally surely obviously""",
     )
 )
 _SUBJECT_STARTS = frozenset(
@@ -391,9 +392,10 @@ def _padded(text: str, instruction: str, rules: ProbeRules, rng: random.Random) 
 
     edits = [(s.start, s.end, _join(lead, text[s.start : s.end], text)) for s, lead in chosen]
     body = _apply(text, edits)
+    gap = _paragraph_gap(text)
     if parts:
-        body = _append_paragraph(body, " ".join(parts))
-    return f"{restate}\n\n{body}" if restate else body
+        body = _append_paragraph(body, " ".join(parts), gap)
+    return f"{restate}{gap}{body}" if restate else body
 
 
 def _restatement(instruction: str, rules: ProbeRules, rng: random.Random, room: float) -> str:
@@ -465,12 +467,17 @@ def _recap_part(
     return ""
 
 
-def _append_paragraph(text: str, paragraph: str) -> str:
+def _paragraph_gap(text: str) -> str:
+    return "\r\n\r\n" if "\r\n" in text else "\n\n"
+
+
+def _append_paragraph(text: str, paragraph: str, gap: str) -> str:
+    """Add a closing paragraph, outside any code block left open at the end."""
     spans = fenced_code_spans(text)
     if spans and spans[-1][1] == len(text) and not _closes_fence(text, spans[-1]):
         start = spans[-1][0]
-        return f"{text[:start]}{paragraph}\n\n{text[start:]}"
-    return f"{text.rstrip()}\n\n{paragraph}"
+        return f"{text[:start]}{paragraph}{gap}{text[start:]}"
+    return f"{text.rstrip()}{gap}{paragraph}"
 
 
 def _closes_fence(text: str, span: tuple[int, int]) -> bool:
@@ -637,9 +644,11 @@ def _remove_hedges(text: str, rules: ProbeRules) -> str:
 def _insert_adverb(
     text: str, adverbs: Sequence[str], avoid: tuple[str, ...], rng: random.Random
 ) -> str:
+    """Insert one adverb after a verb such as "is" or "can", away from the opener if possible."""
     doc = _parse(text)
     avoid_pattern = re.compile("|".join(phrase_regex(a) for a in avoid), re.IGNORECASE)
-    sites = []
+    opener_sentence = _opener_sentence(doc)
+    sites: list[tuple[bool, int]] = []
     for sentence in doc.sentences:
         if text[sentence.start : sentence.end].rstrip("\"'”’)]").endswith("?"):
             continue
@@ -649,25 +658,38 @@ def _insert_adverb(
                 continue
             if avoid and avoid_pattern.match(text, match.end()):
                 continue
-            sites.append(match.end())
-    if not sites:
+            sites.append((sentence == opener_sentence, match.end()))
+    preferred = [at for in_opener, at in sites if not in_opener] or [at for _, at in sites]
+    if not preferred:
         return text
-    at = rng.choice(sites)
+    at = rng.choice(preferred)
     return f"{text[:at]}{rng.choice(list(adverbs))} {text[at:]}"
+
+
+def _opener_sentence(doc: _Doc) -> _Sentence | None:
+    """The sentence an opener goes before: the first of the first non-heading paragraph."""
+    first = next((i for i, b in enumerate(doc.blocks) if b.kind != "heading"), None)
+    if first is None or doc.blocks[first].kind != "paragraph":
+        return None
+    return next(s for s in doc.sentences if s.block == first)
 
 
 def _add_opener(
     text: str, openers: Sequence[str], known: tuple[str, ...], rng: random.Random
 ) -> str:
-    """Start the first paragraph with an opener (or frame a response that has none)."""
+    """Start the first paragraph with an opener (or frame a response that has none).
+
+    Nothing is added when that sentence already starts with one of the ``known`` phrases.
+    """
     doc = _parse(text)
     first_block = next((b for b in doc.blocks if b.kind != "heading"), None)
+    sentence = _opener_sentence(doc)
     if first_block is None:
         return text
-    if first_block.kind != "paragraph":
+    if sentence is None:
         framing = _join(rng.choice(list(openers)), "This is the answer:", text)
-        return f"{text[: first_block.start]}{framing}\n\n{text[first_block.start :]}"
-    sentence = next(s for s in doc.sentences if s.block == doc.blocks.index(first_block))
+        gap = _paragraph_gap(text)
+        return f"{text[: first_block.start]}{framing}{gap}{text[first_block.start :]}"
     original = text[sentence.start : sentence.end]
     if known and re.match("|".join(phrase_regex(k) for k in known), original, re.IGNORECASE):
         return text
@@ -694,12 +716,13 @@ def _looks_declarative(sentence: str, context: str) -> bool:
 def _assertive(text: str, rules: ProbeRules, rng: random.Random) -> str:
     markers = certainty_phrases(rules) + hedge_phrases(rules)
     text = _remove_hedges(text, rules)
-    text = _insert_adverb(text, rules.certainty_adverbs, markers, rng)
-    return _add_opener(text, rules.certainty_openers, certainty_phrases(rules), rng)
+    text = _add_opener(text, rules.certainty_openers, certainty_phrases(rules), rng)
+    return _insert_adverb(text, rules.certainty_adverbs, markers, rng)
 
 
 def _hedged(text: str, rules: ProbeRules, rng: random.Random) -> str:
     markers = certainty_phrases(rules) + hedge_phrases(rules)
-    if rng.random() < 0.5:
-        text = _insert_adverb(text, rules.hedge_adverbs, markers, rng)
-    return _add_opener(text, rules.hedge_openers, (), rng)
+    opened = _add_opener(text, rules.hedge_openers, hedge_phrases(rules), rng)
+    if opened == text or rng.random() < 0.5:
+        return _insert_adverb(opened, rules.hedge_adverbs, markers, rng)
+    return opened

@@ -18,7 +18,7 @@ import yaml
 
 from evalharness.errors import ConfigError
 
-PACKAGE_RULES_DIR = Path(__file__).resolve().parent / "rules"
+PACKAGE_RULES_DIR = Path(__file__).resolve().parent / "rule_files"
 LENGTH_FILE = "length.yaml"
 CONFIDENCE_FILE = "confidence.yaml"
 
@@ -164,12 +164,12 @@ def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], path: Path, wher
     for key in data:
         if key not in allowed:
             raise ConfigError(
-                f"probe rules file {path}: unknown key {where}{key!r} "
+                f"probe rules file {path}: unknown key {(where + key)!r} "
                 f"(valid keys: {', '.join(allowed)})"
             )
     for key in allowed:
         if key not in data:
-            raise ConfigError(f"probe rules file {path}: missing key {where}{key!r}")
+            raise ConfigError(f"probe rules file {path}: missing key {(where + key)!r}")
 
 
 def _string_list(value: Any, path: Path, key: str) -> list[str]:
