@@ -44,8 +44,9 @@ def generate(run_dir: str | None, overwrite: bool, **flags: Any) -> None:
 
     config = build_config(**flags)
     store = RunStore(run_dir or default_run_dir(config))
-    items = prepare_run(store, config, overwrite)
-    summary = run_generate(store, config, items)
+    with store.claim():
+        items = prepare_run(store, config, overwrite)
+        summary = run_generate(store, config, items)
     click.echo(
         f"generate: {summary.written} new records, {summary.done_before} already done, "
         f"{summary.failed} failed, {summary.seconds:.1f}s -> {store.path('generations.jsonl')}"
@@ -71,8 +72,11 @@ def judge(run_dir: str, **flags: Any) -> None:
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @model_options
-@click.option("--probe-rules", type=click.Path(file_okay=False),
-              help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].")
+@click.option(
+    "--probe-rules",
+    type=click.Path(file_okay=False),
+    help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].",
+)
 @click.option("--rewriter", help="Model spec that rewrites responses instead of the rules.")
 @handle_errors
 def bias(run_dir: str, **flags: Any) -> None:
@@ -104,17 +108,31 @@ def analyze(run_dir: str, **flags: Any) -> None:
 
 @cli.command("judge-validate")
 @model_options
-@click.option("--pairs", "pairs_name", default="llmbar_natural", show_default=True,
-              help="Labeled pairs: a name in prompts/pairs/ or a JSON/JSONL file "
-                   "(LLMBar format: input, output_1, output_2, label).")
+@click.option(
+    "--pairs",
+    "pairs_name",
+    default="llmbar_natural",
+    show_default=True,
+    help="Labeled pairs: a name in prompts/pairs/ or a JSON/JSONL file "
+    "(LLMBar format: input, output_1, output_2, label).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N pairs.")
-@click.option("--probes/--no-probes", default=True, show_default=True,
-              help="Also measure LBR and CBR on the pairs (3 more comparisons per pair).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Directory for the records [default: results/validate-<pairs>-<judge>].")
+@click.option(
+    "--probes/--no-probes",
+    default=True,
+    show_default=True,
+    help="Also measure LBR and CBR on the pairs (3 more comparisons per pair).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Directory for the records [default: results/validate-<pairs>-<judge>].",
+)
 @handle_errors
-def judge_validate(pairs_name: str, limit: int | None, probes: bool, out_dir: str | None,
-                   **flags: Any) -> None:  # fmt: skip
+def judge_validate(
+    pairs_name: str, limit: int | None, probes: bool, out_dir: str | None, **flags: Any
+) -> None:
     """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
     import re
 
@@ -128,14 +146,19 @@ def judge_validate(pairs_name: str, limit: int | None, probes: bool, out_dir: st
     result, summary = run_validation(store, config, pairs_name, limit, probes)
     write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
-    click.echo(f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
-               f"{store.path('validation.json')}")  # fmt: skip
+    click.echo(
+        f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
+        f"{store.path('validation.json')}"
+    )
 
 
 @cli.command()
 @model_options
-@click.option("--run-dir", type=click.Path(file_okay=False),
-              help="Run directory [default: results/<prompts>-<config hash>].")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False),
+    help="Run directory [default: results/<prompts>-<config hash>].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
 @click.option("--no-bias", is_flag=True, help="Skip the bias probes (faster, no LBR/CBR).")
 @handle_errors
@@ -150,7 +173,8 @@ def run(run_dir: str | None, overwrite: bool, no_bias: bool, **flags: Any) -> No
 
     config = build_config(**flags)
     store = RunStore(run_dir or default_run_dir(config))
-    run_all(store, config, overwrite=overwrite, bias=not no_bias)
+    with store.claim():
+        run_all(store, config, overwrite=overwrite, bias=not no_bias)
 
 
 @cli.group()
@@ -190,6 +214,12 @@ def models() -> None:
         except ModelError as exc:
             status = f"missing ({exc})"
         click.echo(f"{name:24} {info['kind']:9} {status}")
+
+
+from evalharness.report.commands import compare_command, report_command  # noqa: E402
+
+cli.add_command(report_command)
+cli.add_command(compare_command)
 
 
 def main() -> None:

@@ -30,4 +30,4 @@ def did_you_mean(name: str, choices: list[str]) -> str:
 
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} Valid names: {', '.join(sorted(choices))}"
+    return f"{hint} (valid names: {', '.join(sorted(choices))})"

@@ -125,11 +125,14 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
     summary.done_before = len(done)
     options = backend_options(config)
     models = store.read_manifest().get("models", {})
+    # Load every model that has work before writing any record, so that a model that cannot
+    # be loaded fails the stage while the run directory is still empty.
+    work = []
     for role, spec in zip(ROLES, (config.base, config.tuned), strict=True):
         todo = [item for item in items if (item.id, role) not in done]
-        if not todo:
-            continue
-        backend = load_backend(spec, options)
+        if todo:
+            work.append((role, spec, todo, load_backend(spec, options)))
+    for role, spec, todo, backend in work:
         models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
         store.update_manifest(models=models)
         requests = [build_request(item, backend, config) for item in todo]

@@ -46,13 +46,16 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
     step = time.perf_counter()
     analysis = write_analysis(store, config)
     paths = write_reports(store, analysis)
-    summaries.append(StageSummary("analyze+report", written=len(paths),
-                                  seconds=time.perf_counter() - step))  # fmt: skip
+    summaries.append(
+        StageSummary("analyze+report", written=len(paths), seconds=time.perf_counter() - step)
+    )
     table = Table(title="evalharness run")
     for column in ("stage", "new records", "already done", "failed", "seconds"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for s in summaries:
-        table.add_row(s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}")
+        table.add_row(
+            s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}"
+        )
     console.print(table)
     head = analysis["headline"]
     controlled = head.get("controlled") or {}
@@ -63,8 +66,10 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
         f"{_fmt(controlled.get('length_confidence_controlled'), pct=True)}"
     )
     bias_section = analysis.get("bias") or {}
-    console.print(f"length bias (LBR): {_fmt(bias_section.get('lbr'))}   "
-                  f"confidence bias (CBR): {_fmt(bias_section.get('cbr'))}")  # fmt: skip
+    console.print(
+        f"length bias (LBR): {_fmt(bias_section.get('lbr'))}   "
+        f"confidence bias (CBR): {_fmt(bias_section.get('cbr'))}"
+    )
     for warning in analysis["warnings"]:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     for path in paths.values():
@@ -81,8 +86,10 @@ def print_validation(result: dict[str, Any], config: RunConfig) -> None:
     position = result.get("position") or {}
     rows = [
         ("accuracy vs labels", _fmt(result["accuracy"], pct=True)),
-        ("Cohen's kappa", "n/a" if result["cohen_kappa"] is None
-         else f"{result['cohen_kappa']:+.2f}"),  # fmt: skip
+        (
+            "Cohen's kappa",
+            "n/a" if result["cohen_kappa"] is None else f"{result['cohen_kappa']:+.2f}",
+        ),
         ("'pick the longer' baseline accuracy", _fmt(result["longer_baseline_accuracy"], pct=True)),
         ("position consistency", _fmt(position.get("consistency"), pct=True)),
         ("first-slot share of verdicts", _fmt(position.get("first_slot_share"), pct=True)),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,6 +66,36 @@ class RunStore:
     def exists(self) -> bool:
         """Whether the run directory has a manifest."""
         return (self.dir / MANIFEST).exists()
+
+    def discard_if_empty(self) -> bool:
+        """Remove the run directory if it holds nothing but a manifest; returns whether it did.
+
+        Used when a stage fails before writing any record into a directory it created, so
+        that bad input never leaves a half-made run behind.
+        """
+        if not self.dir.is_dir():
+            return False
+        entries = list(self.dir.iterdir())
+        allowed = {MANIFEST}
+        if any(p.name not in allowed and not p.name.startswith(f".{MANIFEST}.") for p in entries):
+            return False
+        if any(p.is_dir() for p in entries):
+            return False
+        for entry in entries:
+            entry.unlink(missing_ok=True)
+        self.dir.rmdir()
+        return True
+
+    @contextmanager
+    def claim(self) -> Iterator[None]:
+        """Run a block that may create this directory; if it fails, undo an empty creation."""
+        fresh = not self.dir.exists()
+        try:
+            yield
+        except BaseException:
+            if fresh:
+                self.discard_if_empty()
+            raise
 
     def read_manifest(self) -> dict[str, Any]:
         """The manifest, or {} when there is none."""

@@ -13,6 +13,7 @@ from typing import Any
 from evalharness.analysis.bias import longer_baseline, position_stats, preference_rate
 from evalharness.analysis.stats import accuracy, cohen_kappa, mean_ci
 from evalharness.config import RunConfig
+from evalharness.generate import StageSummary
 from evalharness.judge.engine import Judge, PairItem
 from evalharness.judge.stage import judge_in_chunks, make_judge
 from evalharness.pairs import LabeledPair, load_pairs, resolve_pairs
@@ -20,7 +21,6 @@ from evalharness.probes.rewrite import make_variants
 from evalharness.probes.rules import load_rules
 from evalharness.records import PairwiseRecord
 from evalharness.runstore import RunStore
-from evalharness.generate import StageSummary
 
 COMPARISON = "validate"
 
@@ -35,11 +35,29 @@ def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[Pa
         for p in pairs:
             v = make_variants(p.output_1, p.instruction, rules, config.seed, key=p.id)
             if v["padded"].text != p.output_1:
-                items.append(PairItem(p.id, "probe:padded", "padded", "original", p.instruction,
-                                      v["padded"].text, p.output_1))  # fmt: skip
+                items.append(
+                    PairItem(
+                        p.id,
+                        "probe:padded",
+                        "padded",
+                        "original",
+                        p.instruction,
+                        v["padded"].text,
+                        p.output_1,
+                    )
+                )
             if v["assertive"].text != v["hedged"].text:
-                items.append(PairItem(p.id, "probe:assertive_vs_hedged", "assertive", "hedged",
-                                      p.instruction, v["assertive"].text, v["hedged"].text))  # fmt: skip
+                items.append(
+                    PairItem(
+                        p.id,
+                        "probe:assertive_vs_hedged",
+                        "assertive",
+                        "hedged",
+                        p.instruction,
+                        v["assertive"].text,
+                        v["hedged"].text,
+                    )
+                )
     return items
 
 
@@ -51,23 +69,31 @@ def run_validation(
     pairs = load_pairs(path, limit=limit)
     judge: Judge = make_judge(config)
     store.update_manifest(
-        validation={"pairs": str(path), "n": len(pairs), "judge": config.judge,
-                    "rubric": judge.rubric.key, "probes": probes},  # fmt: skip
+        validation={
+            "pairs": str(path),
+            "n": len(pairs),
+            "judge": config.judge,
+            "rubric": judge.rubric.key,
+            "probes": probes,
+        },
         config=config.to_dict(),
     )
     done = store.keys(PairwiseRecord)
     todo = [
         item
         for item in _items(pairs, config, probes)
-        if not {(item.prompt_id, item.comparison, judge.spec, judge.rubric.key, o)
-                for o in ("xy", "yx")} <= done  # fmt: skip
+        if not {
+            (item.prompt_id, item.comparison, judge.spec, judge.rubric.key, o) for o in ("xy", "yx")
+        }
+        <= done
     ]
     summary = StageSummary("validate", done_before=len(done))
     judge_in_chunks(store, todo, judge.compare, "validate", 2, summary)
     records = [
-        r for r in store.read(PairwiseRecord)
+        r
+        for r in store.read(PairwiseRecord)
         if r.judge == judge.spec and r.rubric == judge.rubric.key
-    ]  # fmt: skip
+    ]
     return table(pairs, records, judge, config), summary
 
 
@@ -116,6 +142,7 @@ def table(
         probe = _orders(records, comparison)
         if probe:
             values = list(probe.values())
-            result[name] = preference_rate([v[0] for v in values], [v[1] for v in values],
-                                           seed=seed).to_dict()  # fmt: skip
+            result[name] = preference_rate(
+                [v[0] for v in values], [v[1] for v in values], seed=seed
+            ).to_dict()
     return result

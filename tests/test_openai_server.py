@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from evalharness.backends.base import ChoiceRequest, GenerationRequest
+from evalharness.backends.http_client import Reply
 from evalharness.backends.openai_compat import OpenAICompatBackend
 from evalharness.errors import BackendError, HarnessError
 from evalharness.specs import parse_spec
@@ -194,12 +195,22 @@ def test_unknown_model_is_a_backend_error(llama: LlamaServer) -> None:
 
 
 def test_server_restart_mid_batch(llama: LlamaServer) -> None:
+    # ~150 s of retries (uniform(0, 1 s) backoff): room for a model reload on a busy machine
     backend = backend_for(
-        llama.url, concurrency=2, max_retries=40, backoff_base=0.25, max_backoff=1.0
+        llama.url, concurrency=2, max_retries=300, backoff_base=0.25, max_backoff=1.0
     )
     requests = [ask(f"r{i}", f"Say the number {i}.", max_new_tokens=4) for i in range(8)]
     finished: list[int] = []
     starts_before = llama.starts
+    tries: list[int] = []
+    post_json = backend.transport.post_json
+
+    def counting_post(path: str, payload: dict) -> Reply:
+        reply = post_json(path, payload)
+        tries.append(reply.tries)
+        return reply
+
+    backend.transport.post_json = counting_post  # type: ignore[method-assign]
 
     def progress(n: int) -> None:
         finished.append(n)
@@ -215,6 +226,7 @@ def test_server_restart_mid_batch(llama: LlamaServer) -> None:
     assert len(finished) == 8
     assert [r.error for r in results] == [None] * 8
     assert all(r.output_tokens > 0 for r in results)
+    assert max(tries) > 1  # some requests met the dead server and were retried
     served_after_restart = llama.log_tail(100_000).split(f"=== start {llama.starts} ===")[-1]
     assert "/v1/chat/completions" in served_after_restart
 

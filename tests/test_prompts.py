@@ -129,7 +129,7 @@ def test_resolve_names_and_paths(tmp_path):
 def test_resolve_unknown_name_suggests():
     with pytest.raises(ConfigError, match=r"unknown prompt set 'defualt'.*did you mean 'default'"):
         resolve_prompt_set("defualt")
-    with pytest.raises(ConfigError, match=r"Valid names: default, mt_bench"):
+    with pytest.raises(ConfigError, match=r"valid names: default, mt_bench"):
         resolve_prompt_set("zzz")
 
 

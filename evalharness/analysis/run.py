@@ -61,15 +61,19 @@ def _shift(
 ) -> Estimate:
     orig, variant = [], []
     for role in ("base", "tuned"):
-        before, after = scores.get((role, criterion), {}), scores.get((f"{role}/{kind}", criterion), {})
+        before, after = (
+            scores.get((role, criterion), {}),
+            scores.get((f"{role}/{kind}", criterion), {}),
+        )
         for prompt_id in sorted(before.keys() & after.keys()):
             orig.append(before[prompt_id])
             variant.append(after[prompt_id])
     return score_shift(orig, variant, seed=seed)
 
 
-def _rate(pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], prefix: str, seed: int
-          ) -> Estimate:  # fmt: skip
+def _rate(
+    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], prefix: str, seed: int
+) -> Estimate:
     first, second = [], []
     for comparison, pairs in sorted(pairs_by_comparison.items()):
         if comparison.startswith(prefix):
@@ -177,8 +181,9 @@ def _bias(
     for c in rubric_criteria:
         assertive, hedged = _scores_for(scores, c, "assertive"), _scores_for(scores, c, "hedged")
         common = sorted(assertive.keys() & hedged.keys())
-        cbr_shifts[c] = score_shift([hedged[k] for k in common], [assertive[k] for k in common],
-                                    seed=seed)  # fmt: skip
+        cbr_shifts[c] = score_shift(
+            [hedged[k] for k in common], [assertive[k] for k in common], seed=seed
+        )
     out["cbr_score_shift"] = {c: e.to_dict() for c, e in cbr_shifts.items()}
     out["cbr_exploitability"] = _exploit(cbr_shifts)
     return out
@@ -237,8 +242,9 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
             "prompt_id": pid,
             "role": role,
             "tokens": g.output_tokens,
-            "score": _mean(scores.get((role, c), {}).get(pid) for c in criteria
-                           if pid in scores.get((role, c), {})),  # fmt: skip
+            "score": _mean(
+                scores[(role, c)][pid] for c in criteria if pid in scores.get((role, c), {})
+            ),
         }
         for pid, roles in gens.items()
         for role, g in roles.items()

@@ -66,6 +66,10 @@ def load_hf_backend(
     return HFBackend(model, tokenizer, info, batch_size=batch_size, prefix_cache=prefix_cache)
 
 
+Distribution = tuple[torch.Tensor, dict[int, torch.Tensor], float]
+"""Next-token probabilities, the probabilities after each lead token, and seconds spent."""
+
+
 class HFBackend(Backend):
     """A causal LM loaded with transformers (from a checkpoint, hub id or converted GGUF).
 
@@ -92,7 +96,7 @@ class HFBackend(Backend):
         self.prefix_cache = prefix_cache
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self._choice_ids: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        self._choice_ids: dict[tuple[str, ...], dict[str, list[tuple[int, ...]]]] = {}
 
     # ----------------------------------------------------------------- rendering
     def render(self, messages: Sequence[Message] | None, prompt: str | None) -> str:
@@ -181,11 +185,13 @@ class HFBackend(Backend):
                     cut, finish = pos, "stop"
                     break
             output = self.tokenizer.decode(new[:cut], skip_special_tokens=True)
-            for stop in req.stop:
-                found = output.find(stop)
-                if found >= 0:
-                    output, finish = output[:found], "stop"
             tokens = cut + (1 if finish == "stop" and cut < len(new) else 0)
+            hits = [(output.find(stop), stop) for stop in req.stop if stop in output]
+            if hits:
+                found, stop = min(hits)
+                output, finish = output[:found], "stop"
+                # tokens spent up to and including the stop string
+                tokens = min(tokens, self.count_tokens(output + stop))
             results.append(
                 GenerationResult(
                     text=output,
@@ -199,25 +205,29 @@ class HFBackend(Backend):
         return results
 
     # ---------------------------------------------------------- choice probabilities
-    def choice_token_ids(self, choices: tuple[str, ...]) -> dict[str, list[int]]:
-        """Token ids that spell each choice, with and without a leading space."""
+    def choice_token_ids(self, choices: tuple[str, ...]) -> dict[str, list[tuple[int, ...]]]:
+        """Token sequences that spell each choice, alone and after a space.
+
+        "3" is one token; " 3" is one token in some vocabularies and two ("Ġ", "3") in others.
+        Both forms are read, so the score does not depend on how the prompt ends.
+        """
         if choices not in self._choice_ids:
-            mapping: dict[str, list[int]] = {}
-            owner: dict[int, str] = {}
+            mapping: dict[str, list[tuple[int, ...]]] = {}
+            owner: dict[tuple[int, ...], str] = {}
             for choice in choices:
-                ids: list[int] = []
+                seqs: list[tuple[int, ...]] = []
                 for form in (choice, " " + choice):
-                    tokens = self.tokenizer(form, add_special_tokens=False)["input_ids"]
-                    if len(tokens) == 1 and tokens[0] not in ids:
-                        ids.append(tokens[0])
-                if not ids:
+                    tokens = tuple(self.tokenizer(form, add_special_tokens=False)["input_ids"])
+                    if 1 <= len(tokens) <= 2 and tokens not in seqs:
+                        seqs.append(tokens)
+                if not any(len(seq) == 1 for seq in seqs):
                     raise ModelError(
                         f"choice {choice!r} is not a single token for {self.info.spec}"
                     )
-                for tok in ids:
-                    if owner.setdefault(tok, choice) != choice:
-                        raise ModelError(f"choices {owner[tok]!r} and {choice!r} share a token")
-                mapping[choice] = ids
+                for seq in seqs:
+                    if owner.setdefault(seq, choice) != choice:
+                        raise ModelError(f"choices {owner[seq]!r} and {choice!r} share a token")
+                mapping[choice] = seqs
             self._choice_ids[choices] = mapping
         return self._choice_ids[choices]
 
@@ -225,25 +235,31 @@ class HFBackend(Backend):
         self, requests: Sequence[ChoiceRequest], progress: Progress | None = None
     ) -> list[ChoiceResult]:
         """Next-token probabilities of each request's choices."""
-        texts, token_lists = [], []
+        texts, token_lists, leads = [], [], []
         for request in requests:
             text = self.render(request.messages, request.prompt) + request.answer_prefix
             texts.append(text)
             token_lists.append(self._encode(text, request.messages is not None))
+            seqs = self.choice_token_ids(request.choices).values()
+            leads.append(sorted({seq[0] for forms in seqs for seq in forms if len(seq) == 2}))
         if self.prefix_cache:
-            distributions = self._cached_distributions(requests, token_lists, progress)
+            distributions = self._cached_distributions(requests, token_lists, leads, progress)
         else:
-            distributions = self._naive_distributions(token_lists, progress)
+            distributions = self._naive_distributions(token_lists, leads, progress)
         results = []
-        for request, text, (probs, seconds) in zip(requests, texts, distributions, strict=True):
-            ids = self.choice_token_ids(request.choices)
-            results.append(
-                ChoiceResult(
-                    probs={c: float(probs[ids[c]].sum()) for c in request.choices},
-                    rendered_prompt=text,
-                    seconds=round(seconds, 4),
-                )
-            )
+        for request, text, (first, after, seconds) in zip(
+            requests, texts, distributions, strict=True
+        ):
+            probs = {}
+            for choice, forms in self.choice_token_ids(request.choices).items():
+                total = 0.0
+                for seq in forms:
+                    if len(seq) == 1:
+                        total += float(first[seq[0]])
+                    else:
+                        total += float(first[seq[0]]) * float(after[seq[0]][seq[1]])
+                probs[choice] = total
+            results.append(ChoiceResult(probs, rendered_prompt=text, seconds=round(seconds, 4)))
         return results
 
     def _forward(self, ids: list[int], cache: Any, start: int, keep: int) -> tuple[Any, Any]:
@@ -259,15 +275,21 @@ class HFBackend(Backend):
         return out.logits, out.past_key_values
 
     def _naive_distributions(
-        self, token_lists: list[list[int]], progress: Progress | None
-    ) -> list[tuple[torch.Tensor, float]]:
+        self, token_lists: list[list[int]], leads: list[list[int]], progress: Progress | None
+    ) -> list[Distribution]:
+        """One full forward per prompt (and per prompt + lead token), logits everywhere."""
+
+        def last(ids: list[int]) -> torch.Tensor:
+            logits = self.model(input_ids=torch.tensor([ids]), use_cache=False).logits
+            return torch.softmax(logits[0, -1].float(), dim=-1)
+
         out = []
         with torch.inference_mode():
-            for ids in token_lists:
+            for ids, lead in zip(token_lists, leads, strict=True):
                 started = time.perf_counter()
-                logits = self.model(input_ids=torch.tensor([ids]), use_cache=False).logits
-                probs = torch.softmax(logits[0, -1].float(), dim=-1)
-                out.append((probs, time.perf_counter() - started))
+                first = last(ids)
+                after = {tok: last([*ids, tok]) for tok in lead}
+                out.append((first, after, time.perf_counter() - started))
                 if progress:
                     progress(1)
         return out
@@ -276,9 +298,11 @@ class HFBackend(Backend):
         self,
         requests: Sequence[ChoiceRequest],
         token_lists: list[list[int]],
+        leads: list[list[int]],
         progress: Progress | None,
-    ) -> list[tuple[torch.Tensor, float]]:
-        out: list[tuple[torch.Tensor, float] | None] = [None] * len(requests)
+    ) -> list[Distribution]:
+        """Shared prefix once, group prefix once per group, then each suffix; last logits only."""
+        out: list[Distribution | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
             groups.setdefault(request.group or f"#{index}", []).append(index)
@@ -301,12 +325,18 @@ class HFBackend(Backend):
                 for index in members:
                     started = time.perf_counter()
                     ids = token_lists[index]
+                    # the forward pass extends the cache in place: each branch gets a copy
                     branch = copy.deepcopy(cache)
-                    logits, _ = self._forward(ids[group_len:], branch, group_len, 1)
-                    probs = torch.softmax(logits[0, -1].float(), dim=-1)
+                    logits, branch = self._forward(ids[group_len:], branch, group_len, 1)
+                    first = torch.softmax(logits[0, -1].float(), dim=-1)
+                    after = {}
+                    for n, tok in enumerate(leads[index]):
+                        step = branch if n == len(leads[index]) - 1 else copy.deepcopy(branch)
+                        logits, _ = self._forward([tok], step, len(ids), 1)
+                        after[tok] = torch.softmax(logits[0, -1].float(), dim=-1)
                     spent = time.perf_counter() - started
                     share = (group_seconds + root_seconds / len(groups)) / len(members)
-                    out[index] = (probs, spent + share)
+                    out[index] = (first, after, spent + share)
                     if progress:
                         progress(1)
         return [item for item in out if item is not None]

@@ -9,19 +9,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalharness.backends.base import Backend, ChoiceRequest, ChoiceResult, GenerationRequest
+from evalharness.backends.base import (
+    Backend,
+    ChoiceRequest,
+    ChoiceResult,
+    GenerationRequest,
+    Progress,
+)
 from evalharness.judge.parse import argmax_choice, expected_score, parse_last_verdict
 from evalharness.records import PairwiseRecord, PointwiseRecord
 from evalharness.rubrics import Rubric
 from evalharness.templates import PromptTemplate, check_template
 
 POINTWISE_VARS = {
-    "instruction", "response", "criterion_name", "criterion_question", "criterion_levels",
-    "rubric_description", "criteria_block", "rubric_id",
-}  # fmt: skip
+    "instruction",
+    "response",
+    "criterion_name",
+    "criterion_question",
+    "criterion_levels",
+    "rubric_description",
+    "criteria_block",
+    "rubric_id",
+}
 PAIRWISE_VARS = {
-    "instruction", "response_a", "response_b", "rubric_description", "criteria_block", "rubric_id",
-}  # fmt: skip
+    "instruction",
+    "response_a",
+    "response_b",
+    "rubric_description",
+    "criteria_block",
+    "rubric_id",
+}
 TEXT_MODE_TOKENS = 24
 
 
@@ -137,15 +154,15 @@ class Judge:
                 )
         return requests
 
-    def _run(self, requests: list[ChoiceRequest], progress: object) -> list[ChoiceResult]:
-        callback = progress if callable(progress) else None
+    def _run(self, requests: list[ChoiceRequest], progress: Progress | None) -> list[ChoiceResult]:
+        callback = progress
         if self.mode == "logprobs":
             return self.backend.choice_probs(requests, callback)
         generations = self.backend.generate(
             [
                 GenerationRequest(
                     key=r.key, messages=r.messages, prompt=r.prompt, max_new_tokens=TEXT_MODE_TOKENS
-                )  # fmt: skip
+                )
                 for r in requests
             ],
             callback,
@@ -165,7 +182,7 @@ class Judge:
         return results
 
     def score(
-        self, items: Sequence[PointwiseItem], progress: object = None
+        self, items: Sequence[PointwiseItem], progress: Progress | None = None
     ) -> list[PointwiseRecord]:
         """Pointwise records, one per (item, criterion)."""
         requests = self.pointwise_requests(items)
@@ -197,7 +214,9 @@ class Judge:
             )
         return records
 
-    def compare(self, items: Sequence[PairItem], progress: object = None) -> list[PairwiseRecord]:
+    def compare(
+        self, items: Sequence[PairItem], progress: Progress | None = None
+    ) -> list[PairwiseRecord]:
         """Pairwise records, two per item (both orders)."""
         requests = self.pair_requests(items)
         results = self._run(requests, progress)

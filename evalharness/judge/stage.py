@@ -45,7 +45,7 @@ def generations_by_prompt(store: RunStore) -> dict[str, dict[str, GenerationReco
 def judge_in_chunks(
     store: RunStore,
     items: Sequence[T],
-    run: Callable[[Sequence[T], Callable[[int], None]], list[Record]],
+    run: Callable[[Sequence[T], Callable[[int], None]], Sequence[Record]],
     label: str,
     per_item: int,
     summary: StageSummary,
@@ -60,8 +60,11 @@ def judge_in_chunks(
 
 def self_judging(config: RunConfig) -> list[str]:
     """Roles whose model is also the judge (a self-preference risk)."""
-    return [role for role, spec in (("base", config.base), ("tuned", config.tuned))
-            if spec == config.judge]  # fmt: skip
+    return [
+        role
+        for role, spec in (("base", config.base), ("tuned", config.tuned))
+        if spec == config.judge
+    ]
 
 
 def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
@@ -96,7 +99,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
                         roles["tuned"].prompt,
                         roles["tuned"].output,
                         roles["base"].output,
-                    )  # fmt: skip
+                    )
                 )
     selfish = self_judging(config)
     store.update_manifest(
@@ -116,8 +119,9 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
         )
     if point_items or pair_items:
         judge = make_judge(config)
-        judge_in_chunks(store, point_items, judge.score, "judge pointwise",
-                        len(rubric.criteria), summary)  # fmt: skip
+        judge_in_chunks(
+            store, point_items, judge.score, "judge pointwise", len(rubric.criteria), summary
+        )
         judge_in_chunks(store, pair_items, judge.compare, "judge pairwise", 2, summary)
     summary.seconds = time.perf_counter() - started
     return summary

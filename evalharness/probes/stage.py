@@ -50,7 +50,9 @@ def _model_variants(
     from evalharness.probes.model_rewriter import ModelRewriter
 
     assert config.rewriter is not None
-    rewriter = ModelRewriter(load_backend(config.rewriter, backend_options(config)), seed=config.seed)
+    rewriter = ModelRewriter(
+        load_backend(config.rewriter, backend_options(config)), seed=config.seed
+    )
     made = rewriter.make_variants([(f"{g.prompt_id}/{g.role}", g.prompt, g.output) for g in gens])
     return list(zip(gens, made, strict=True))
 
@@ -136,11 +138,19 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
         name = comparison_name(f"assertive_vs_hedged:{role}")
         if pair_missing(prompt_id, name):
             pair_items.append(
-                PairItem(prompt_id, name, f"{role}/assertive", f"{role}/hedged", gen.prompt,
-                         assertive.text, hedged.text)  # fmt: skip
+                PairItem(
+                    prompt_id,
+                    name,
+                    f"{role}/assertive",
+                    f"{role}/hedged",
+                    gen.prompt,
+                    assertive.text,
+                    hedged.text,
+                )
             )
-    judge_in_chunks(store, point_items, judge.score, "bias pointwise",
-                    len(rubric.criteria), summary)  # fmt: skip
+    judge_in_chunks(
+        store, point_items, judge.score, "bias pointwise", len(rubric.criteria), summary
+    )
     judge_in_chunks(store, pair_items, judge.compare, "bias pairwise", 2, summary)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,0 +1,188 @@
+"""report.html: one self-contained page with the report's tables and inline plots.
+
+Nothing is loaded from the network: plots are ``data:`` URIs, the style sheet is inline, and
+a Content-Security-Policy forbids everything else (scripts included). Every piece of text
+taken from the analysis goes through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from evalharness.report import content
+from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.plots import Plot
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+STYLE = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933;
+       max-width: 1150px; margin: 2rem auto; padding: 0 1.2rem; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 2px solid #e4e7eb; padding-bottom: .2rem;
+       margin-top: 2.2rem; }
+.sub { color: #52606d; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; }
+th, td { border: 1px solid #d9e2ec; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f0f4f8; } td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.warn { background: #fffbea; border-left: 5px solid #f0b429; padding: .6rem 1rem; }
+.warn li { margin: .25rem 0; }
+.loud { background: #ffe3e3; border: 2px solid #e12d39; color: #8a041a; font-weight: 700;
+        padding: .8rem 1rem; margin: .6rem 0; }
+.ok { background: #e3f9e5; border-left: 5px solid #3ebd93; padding: .6rem 1rem; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #e4e7eb; }
+figcaption { color: #52606d; font-size: .9rem; }
+.missing { color: #7b8794; font-style: italic; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.pair > div { min-width: 0; }
+pre { background: #f5f7fa; border: 1px solid #e4e7eb; padding: .6rem; white-space: pre-wrap;
+      overflow-wrap: anywhere; margin: .3rem 0; }
+.scores { font-size: .85rem; color: #52606d; }
+.example { border: 1px solid #d9e2ec; padding: .2rem 1rem 1rem; margin: 1rem 0;
+           border-radius: 6px; }
+footer { color: #7b8794; font-size: .85rem; margin-top: 2rem; }
+"""
+
+
+def esc(text: object) -> str:
+    """Text from the analysis, escaped for HTML (quotes included)."""
+    return html.escape(str(text), quote=True)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
+    """An HTML table; every cell is escaped; columns in ``numeric`` do not wrap."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="num">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _rows(rows: list[Row], header: tuple[str, str, str]) -> str:
+    return table(header, [(r.label, r.value, r.reading) for r in rows], numeric=(1,))
+
+
+def figure(plot: Plot | None) -> str:
+    """An inline plot with its caption, or a note saying why it is missing."""
+    if plot is None:
+        return ""
+    if plot.data_uri is None:
+        return f'<p class="missing">{esc(plot.title)}: {esc(plot.missing or "not drawn")}.</p>'
+    return (
+        f'<figure><img src="{esc(plot.data_uri)}" alt="{esc(plot.alt)}" '
+        f'data-plot="{esc(plot.name)}"><figcaption>{esc(plot.title)}</figcaption></figure>'
+    )
+
+
+def _trust(analysis: dict[str, Any]) -> str:
+    parts = ['<h2 id="trust">⚠ Can this judge be trusted?</h2>']
+    loud = content.self_judging_warning(analysis)
+    if loud:
+        parts.append(f'<p class="loud">⚠ {esc(loud)}</p>')
+    warnings = content.warnings_list(analysis)
+    if warnings:
+        items = "".join(f"<li>⚠ {esc(w)}</li>" for w in warnings)
+        parts.append(f'<div class="warn"><ul>{items}</ul></div>')
+    elif not loud:
+        parts.append(
+            '<p class="ok">No warnings: no self-judging, enough probability on the answers, '
+            "stable under order swaps, no significant length or confidence bias.</p>"
+        )
+    return "\n".join(parts)
+
+
+def _bias(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
+    parts = ['<h2 id="bias">Judge bias probes</h2>']
+    rows = content.bias_rows(analysis)
+    if rows is None:
+        parts.append(
+            f"<p>Bias probes: <strong>{NOT_RUN}</strong> "
+            "(run <code>evalharness bias RUN_DIR</code>).</p>"
+        )
+        return "\n".join(parts)
+    parts.append(
+        "<p>Net preference from −1 (always the original) to +1 (always the variant); "
+        "0 means the judge ignores the change.</p>"
+    )
+    parts.append(_rows(rows, ("measure", "estimate [95% CI]", "reading")))
+    parts.append("<h3>Which criterion each probe moves most</h3>")
+    exploit = content.exploit_rows(analysis) or []
+    parts.append(
+        table(
+            ("probe", "criterion", "score shift", "significant", "reading"),
+            [(r.probe, r.criterion, r.shift, r.significant, r.reading) for r in exploit],
+            numeric=(2,),
+        )
+    )
+    parts.append(figure(plots.get("bias")))
+    return "\n".join(parts)
+
+
+def _examples(analysis: dict[str, Any]) -> str:
+    parts = ['<h2 id="examples">Side-by-side examples</h2>']
+    items = content.examples(analysis)
+    if not items:
+        return parts[0] + "<p>No examples (no prompt has both answers).</p>"
+    for number, ex in enumerate(items, 1):
+        columns = "".join(
+            f"<div><h4>{role.capitalize()} <span class='scores'>({esc(ex.details[role])})</span>"
+            f"</h4><pre>{esc(ex.responses[role])}</pre>"
+            f'<p class="scores">scores: {esc(ex.scores[role])}</p></div>'
+            for role in ("base", "tuned")
+        )
+        parts.append(
+            f'<div class="example"><h3>Example {number}: {esc(ex.prompt_id)}</h3>'
+            f"<p><strong>Prompt</strong></p><pre>{esc(ex.prompt)}</pre>"
+            f'<div class="pair">{columns}</div></div>'
+        )
+    return "\n".join(parts)
+
+
+def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
+    """The whole report.html for an analysis dict and its rendered plots."""
+    facts = {r.label: r.value for r in content.run_facts(analysis)}
+    criteria = content.criteria_rows(analysis)
+    criteria_table = (
+        table(
+            ("criterion", "base", "tuned", "tuned − base", "reading"),
+            [(r.criterion, r.base, r.tuned, r.difference, r.reading) for r in criteria],
+            numeric=(1, 2, 3),
+        )
+        if criteria
+        else "<p>No pointwise scores.</p>"
+    )
+    body = [
+        "<h1>evalharness report</h1>",
+        f'<p class="sub"><strong>Tuned</strong> {esc(facts["Tuned model"])} vs '
+        f"<strong>base</strong> {esc(facts['Base model'])}, judged by {esc(facts['Judge'])} "
+        f"with rubric {esc(facts['Rubric'])} on {esc(facts['Prompts'])} prompts "
+        f"(seed {esc(facts['Seed'])}).</p>",
+        _trust(analysis),
+        '<h2 id="headline">Headline: tuned vs base</h2>',
+        _rows(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        '<h2 id="criteria">Scores per criterion</h2>',
+        criteria_table,
+        figure(plots.get("criteria")),
+        figure(plots.get("score_vs_length")),
+        '<h2 id="reliability">Judge reliability</h2>',
+        _rows(content.reliability_rows(analysis), ("measure", "value", "reading")),
+        figure(plots.get("position")),
+        _bias(analysis, plots),
+        _examples(analysis),
+        f"<footer>Run directory: {esc(facts['Run directory'])}. "
+        "Intervals are 95% bootstrap CIs over prompts.</footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>evalharness report: {esc(facts['Tuned model'])} vs "
+        f"{esc(facts['Base model'])}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(part for part in body if part)
+        + "\n</body>\n</html>\n"
+    )

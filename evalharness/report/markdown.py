@@ -1,0 +1,153 @@
+"""report.md: the run's findings as GitHub-flavoured Markdown (a PR comment or job summary).
+
+Everything taken from the analysis is untrusted: text in tables and headings is escaped
+(HTML special characters become entities, Markdown punctuation gets a backslash), and
+prompts and model outputs go into fenced code blocks whose fence is longer than any
+backtick run inside, so GitHub shows them as text and never renders them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from evalharness.report import content
+from evalharness.report.content import NOT_RUN, Row
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
+
+
+def md_text(text: object) -> str:
+    """Inline text safe for Markdown: HTML-escaped, punctuation backslashed, one line."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+def md_fence(text: str, info: str = "text") -> str:
+    """``text`` in a fenced code block with a fence longer than any backtick run in it."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{fence}{info}\n{body}{fence}"
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; every cell is escaped."""
+    lines = [
+        "| " + " | ".join(md_text(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _rows_table(rows: list[Row], header: tuple[str, str, str]) -> str:
+    return md_table(header, [(r.label, r.value, r.reading) for r in rows])
+
+
+def _trust_section(analysis: dict[str, Any]) -> list[str]:
+    out = ["## ⚠ Can this judge be trusted?", ""]
+    loud = content.self_judging_warning(analysis)
+    if loud:
+        out += [f"> **⚠ {md_text(loud)}**", ""]
+    warnings = content.warnings_list(analysis)
+    if warnings:
+        out += [f"- ⚠ {md_text(w)}" for w in warnings]
+    elif not loud:
+        out.append(
+            "No warnings: no self-judging, enough probability on the answers, "
+            "stable under order swaps, no significant length or confidence bias."
+        )
+    return out + [""]
+
+
+def _bias_section(analysis: dict[str, Any]) -> list[str]:
+    out = ["## Judge bias probes", ""]
+    rows = content.bias_rows(analysis)
+    if rows is None:
+        return out + [f"Bias probes: **{NOT_RUN}** (run `evalharness bias RUN_DIR`).", ""]
+    out += [
+        "Net preference from −1 (always the original) to +1 (always the variant); "
+        "0 means the judge ignores the change.",
+        "",
+        _rows_table(rows, ("measure", "estimate [95% CI]", "reading")),
+        "",
+        "### Which criterion each probe moves most",
+        "",
+    ]
+    exploit = content.exploit_rows(analysis) or []
+    out.append(
+        md_table(
+            ("probe", "criterion", "score shift", "significant", "reading"),
+            [(r.probe, r.criterion, r.shift, r.significant, r.reading) for r in exploit],
+        )
+    )
+    return out + [""]
+
+
+def _examples_section(analysis: dict[str, Any]) -> list[str]:
+    out = ["## Side-by-side examples", ""]
+    items = content.examples(analysis)
+    if not items:
+        return out + ["No examples (no prompt has both answers).", ""]
+    for number, ex in enumerate(items, 1):
+        out += [f"### Example {number}: {md_text(ex.prompt_id)}", "", "**Prompt**", ""]
+        out += [md_fence(ex.prompt), ""]
+        for role in ("base", "tuned"):
+            out += [
+                f"**{role.capitalize()}** ({md_text(ex.details[role])}) — "
+                f"scores: {md_text(ex.scores[role])}",
+                "",
+                md_fence(ex.responses[role]),
+                "",
+            ]
+    return out
+
+
+def render_markdown(analysis: dict[str, Any]) -> str:
+    """The whole report.md for an analysis dict."""
+    facts = {r.label: r.value for r in content.run_facts(analysis)}
+    lines = [
+        "# evalharness report",
+        "",
+        f"**Tuned** {md_text(facts['Tuned model'])} vs **base** {md_text(facts['Base model'])}, "
+        f"judged by {md_text(facts['Judge'])} with rubric {md_text(facts['Rubric'])} "
+        f"on {md_text(facts['Prompts'])} prompts (seed {md_text(facts['Seed'])}).",
+        "",
+    ]
+    lines += _trust_section(analysis)
+    lines += [
+        "## Headline: tuned vs base",
+        "",
+        _rows_table(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        "",
+        "## Scores per criterion",
+        "",
+    ]
+    criteria = content.criteria_rows(analysis)
+    if criteria:
+        lines.append(
+            md_table(
+                ("criterion", "base", "tuned", "tuned − base", "reading"),
+                [(r.criterion, r.base, r.tuned, r.difference, r.reading) for r in criteria],
+            )
+        )
+    else:
+        lines.append("No pointwise scores.")
+    lines += [
+        "",
+        "## Judge reliability",
+        "",
+        _rows_table(content.reliability_rows(analysis), ("measure", "value", "reading")),
+        "",
+    ]
+    lines += _bias_section(analysis)
+    lines += _examples_section(analysis)
+    lines += [
+        f"<sub>Run directory: {md_text(facts['Run directory'])}. "
+        "Intervals are 95% bootstrap CIs over prompts.</sub>",
+        "",
+    ]
+    return "\n".join(lines)

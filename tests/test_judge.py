@@ -1,0 +1,290 @@
+"""The judge stage with the scripted fake judge, and the text-mode verdict parser."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evalharness.backends import _LOADED, clear_loaded
+from evalharness.cli import cli
+from evalharness.judge.parse import (
+    argmax_choice,
+    expected_score,
+    normalized,
+    parse_last_verdict,
+)
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
+from evalharness.rubrics import RUBRICS_DIR, load_rubric
+from evalharness.runstore import RunStore
+
+LEVELS = ("1", "2", "3", "4", "5")
+CRITERIA = [c.name for c in load_rubric("helpfulness").criteria]
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def run(tmp_path, prompt_file) -> Path:
+    """A run directory with generations of a short base model and a long tuned model."""
+    run_dir = tmp_path / "run"
+    invoke(
+        "generate",
+        "--base",
+        "fake:b?chat=0",
+        "--tuned",
+        "fake:t?style=long",
+        "--judge",
+        "fake:j",
+        "--prompts",
+        str(prompt_file),
+        "--run-dir",
+        str(run_dir),
+    )
+    clear_loaded()
+    return run_dir
+
+
+def judge(run_dir: Path, *args: str):
+    return invoke("judge", str(run_dir), *args)
+
+
+def test_pointwise_records_per_prompt_subject_and_criterion(run):
+    judge(run, "--judge", "fake:j?length=0.8")
+    records = RunStore(run).read(PointwiseRecord)
+    keys = {(r.prompt_id, r.subject, r.criterion) for r in records}
+    assert keys == {
+        (p, s, c) for p in ("p1", "p2", "p3", "p4") for s in ("base", "tuned") for c in CRITERIA
+    }
+    assert len(records) == len(keys)
+    for r in records:
+        assert r.judge == "fake:j?length=0.8"
+        assert r.rubric == "helpfulness@1"
+        assert r.template.startswith("pointwise@")
+        assert r.mode == "logprobs"
+        assert set(r.probs) == set(LEVELS)
+        total = sum(r.probs.values())
+        assert r.mass == pytest.approx(total)
+        assert r.mass == pytest.approx(1.0)
+        assert r.expected == pytest.approx(sum(int(s) * p for s, p in r.probs.items()) / total)
+        assert r.argmax == int(max(r.probs, key=r.probs.get))
+        assert r.low_mass is False
+        assert r.error is None
+        assert r.raw_text is None
+        assert r.criterion in r.rendered_prompt
+    expected = {r.expected for r in records}
+    assert len(expected) > 1  # the scores depend on the prompt
+
+
+def test_low_mass_is_flagged_and_does_not_change_the_score(run, tmp_path):
+    judge(run, "--judge", "fake:j")
+    full = {r.key()[:2] + r.key()[4:]: r for r in RunStore(run).read(PointwiseRecord)}
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    (other / "pointwise.jsonl").unlink()
+    (other / "pairwise.jsonl").unlink()
+    clear_loaded()
+    judge(other, "--judge", "fake:j?mass=0.2")
+    low = RunStore(other).read(PointwiseRecord)
+    assert len(low) == len(full)
+    for r in low:
+        assert r.mass == pytest.approx(0.2)
+        assert r.low_mass is True
+        twin = full[r.key()[:2] + r.key()[4:]]
+        assert r.expected == pytest.approx(twin.expected)
+        assert r.argmax == twin.argmax
+        for level in LEVELS:
+            assert r.probs[level] == pytest.approx(0.2 * twin.probs[level])
+    pairs = RunStore(other).read(PairwiseRecord)
+    assert all(p.low_mass and p.mass == pytest.approx(0.2) for p in pairs)
+
+
+def _pairs(run: Path) -> dict[tuple[str, str], PairwiseRecord]:
+    return {(r.prompt_id, r.order): r for r in RunStore(run).read(PairwiseRecord)}
+
+
+def test_pairwise_both_orders_mapped_back_to_identity(run):
+    judge(run, "--judge", "fake:j?length=0.8")
+    pairs = _pairs(run)
+    assert set(pairs) == {(p, o) for p in ("p1", "p2", "p3", "p4") for o in ("xy", "yx")}
+    outputs = {r.key(): r.output for r in RunStore(run).read(GenerationRecord)}
+    for (prompt_id, order), r in pairs.items():
+        assert (r.x, r.y, r.comparison) == ("tuned", "base", "tuned_vs_base")
+        a, b = r.probs["A"], r.probs["B"]
+        assert r.mass == pytest.approx(a + b)
+        assert r.p_first == pytest.approx(a / (a + b))
+        # the tuned answer is the longer one, and the judge prefers length with p = 0.8
+        assert r.p_x == pytest.approx(0.8)
+        assert r.p_first == pytest.approx(0.8 if order == "xy" else 0.2)
+        tuned, base = outputs[(prompt_id, "tuned")], outputs[(prompt_id, "base")]
+        first, second = (tuned, base) if order == "xy" else (base, tuned)
+        text = r.rendered_prompt
+        assert text.index(json.dumps(first)[1:-1]) < text.index(json.dumps(second)[1:-1])
+
+
+def test_position_bias_shows_in_p_first_not_in_identity(run):
+    judge(run, "--judge", "fake:j?position=1.0")
+    for (_, order), r in _pairs(run).items():
+        assert r.p_first == 1.0
+        assert r.p_x == (1.0 if order == "xy" else 0.0)
+
+
+def test_resume_skips_done_records(run):
+    judge(run, "--judge", "fake:j")
+    path = run / "pointwise.jsonl"
+    before = len(RunStore(run).read(PointwiseRecord))
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-2]) + lines[-2][:30])  # lose one record, cut another
+    assert len(RunStore(run).read(PointwiseRecord)) == before - 2
+    clear_loaded()
+    result = judge(run, "--judge", "fake:j")
+    calls = [c for b in _LOADED.values() for c in b.calls]
+    assert len(calls) == len(CRITERIA)  # only the item with missing criteria is judged again
+    assert "0 failed" in result.stdout
+    assert len(RunStore(run).read(PointwiseRecord)) == before
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+    clear_loaded()
+    result = judge(run, "--judge", "fake:j")
+    assert "judge: 0 new records" in result.stdout
+    assert not _LOADED  # nothing to do: the judge is not even loaded
+
+
+def test_a_new_rubric_version_judges_again(run, tmp_path):
+    judge(run, "--judge", "fake:j")
+    first = RunStore(run).read(PointwiseRecord)
+    text = (RUBRICS_DIR / "helpfulness.yaml").read_text()
+    assert 'version: "1"' in text
+    rubric = tmp_path / "helpfulness-v2.yaml"
+    rubric.write_text(text.replace('version: "1"', 'version: "2"', 1))
+    clear_loaded()
+    result = judge(run, "--judge", "fake:j", "--rubric", str(rubric))
+    assert f"judge: {len(first) + 8} new records" in result.stdout
+    records = RunStore(run).read(PointwiseRecord)
+    assert {r.rubric for r in records} == {"helpfulness@1", "helpfulness@2"}
+    assert len(records) == 2 * len(first)
+    assert {r.rubric for r in RunStore(run).read(PairwiseRecord)} == {
+        "helpfulness@1",
+        "helpfulness@2",
+    }
+    assert RunStore(run).read_manifest()["judge"]["rubric"] == "helpfulness@2"
+
+
+def test_text_mode_keeps_failures_as_data(run):
+    judge(run, "--judge", "fake:j", "--judge-mode", "text")
+    records = RunStore(run).read(PointwiseRecord)
+    assert len(records) == 4 * 2 * len(CRITERIA)
+    failures = [r for r in records if r.error]
+    assert failures, "the fake judge's text has no verdict for most prompts"
+    for r in records:
+        assert r.mode == "text"
+        assert r.raw_text
+        verdict = parse_last_verdict(r.raw_text, LEVELS)
+        if verdict is None:
+            assert r.probs == {}
+            assert r.expected is None and r.argmax is None
+            assert "no verdict" in r.error
+            assert r.mass == 0.0
+        else:
+            assert r.error is None
+            assert r.probs == {level: float(level == verdict) for level in LEVELS}
+            assert r.expected == float(verdict)
+    # "Is 3 better than 5?" is echoed by the fake judge: its last verdict is 5, never the 3
+    echoed = [r for r in records if r.prompt_id == "p4"]
+    assert echoed and all(r.argmax == 5 for r in echoed)
+    assert all(r.error for r in records if r.prompt_id != "p4")
+    for r in RunStore(run).read(PairwiseRecord):
+        assert r.mode == "text" and r.raw_text
+        if r.error:
+            assert r.p_first is None and r.p_x is None
+
+
+def test_failed_generations_are_not_judged(tmp_path, prompt_file):
+    run_dir = tmp_path / "run"
+    invoke(
+        "generate",
+        "--base",
+        "fake:b?chat=0",
+        "--tuned",
+        "fake:t?fail=river",
+        "--judge",
+        "fake:j",
+        "--prompts",
+        str(prompt_file),
+        "--run-dir",
+        str(run_dir),
+    )
+    judge(run_dir)
+    point = RunStore(run_dir).read(PointwiseRecord)
+    assert ("p2", "tuned") not in {(r.prompt_id, r.subject) for r in point}
+    assert ("p2", "base") in {(r.prompt_id, r.subject) for r in point}
+    assert "p2" not in {r.prompt_id for r in RunStore(run_dir).read(PairwiseRecord)}
+
+
+def test_judge_uses_the_saved_config_and_warns_about_self_judging(tmp_path, prompt_file):
+    run_dir = tmp_path / "run"
+    invoke(
+        "generate",
+        "--base",
+        "fake:b?chat=0",
+        "--tuned",
+        "fake:t",
+        "--judge",
+        "fake:t",
+        "--prompts",
+        str(prompt_file),
+        "--run-dir",
+        str(run_dir),
+    )
+    result = judge(run_dir)
+    assert "self-preference" in result.stderr
+    manifest = RunStore(run_dir).read_manifest()
+    assert manifest["judge"]["spec"] == "fake:t"
+    assert manifest["judge"]["judges_itself"] == ["tuned"]
+    assert {r.judge for r in RunStore(run_dir).read(PointwiseRecord)} == {"fake:t"}
+
+
+def test_judge_without_generations(tmp_path):
+    run_dir = tmp_path / "run"
+    RunStore(run_dir).update_manifest(config={})
+    result = CliRunner().invoke(cli, ["judge", str(run_dir)])
+    assert result.exit_code == 2
+    assert "no generations.jsonl records" in result.stderr
+
+
+# ------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "choices", "verdict"),
+    [
+        ("Score: 4", LEVELS, "4"),
+        ("I first thought 2, but on reflection the score is 4.", LEVELS, "4"),
+        ("On a scale of 1-5: 3", LEVELS, "3"),
+        ("[[A]]", ("A", "B"), "A"),
+        ("Response A is long, but [[B]] is better", ("A", "B"), "B"),
+        ("3.5", LEVELS, None),
+        ("The score is 3.5 out of 10", LEVELS, None),
+        ("score 45", LEVELS, None),
+        ("ABBA", ("A", "B"), None),
+        ("no verdict here", LEVELS, None),
+        ("", LEVELS, None),
+        ("Score: 4", (), None),
+    ],
+)
+def test_parse_last_verdict(text, choices, verdict):
+    assert parse_last_verdict(text, choices) == verdict
+
+
+def test_score_helpers():
+    probs = {"1": 0.1, "2": 0.0, "3": 0.2, "4": 0.1, "5": 0.0}
+    assert normalized(probs)["3"] == pytest.approx(0.5)
+    assert expected_score(probs) == pytest.approx((0.1 + 0.6 + 0.4) / 0.4)
+    assert argmax_choice(probs) == "3"
+    assert expected_score({"1": 0.0, "2": 0.0}) is None
+    assert argmax_choice({}) is None
+    assert normalized({"1": 0.0}) == {}

@@ -1,0 +1,624 @@
+"""Unit tests of the OpenAI-compatible backend: pure functions and the transport (no sockets)."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from evalharness.backends.base import ChoiceRequest, GenerationRequest
+from evalharness.backends.http_client import (
+    HttpTransport,
+    ReplicaPool,
+    Secret,
+    parse_retry_after,
+)
+from evalharness.backends.openai_compat import (
+    NoLogprobsError,
+    OpenAICompatBackend,
+    ResponseFormatError,
+    build_chat_request,
+    build_completion_request,
+    normalize_token,
+    parse_choice_logprobs,
+    parse_generation,
+    parse_last_verdict,
+    with_choice_instruction,
+)
+from evalharness.errors import BackendError, ModelError
+from evalharness.specs import parse_spec
+
+KEY = "sk-test-SECRET-0123456789"
+URL = "http://127.0.0.1:9"
+
+
+def chat_body(text: str, finish: str = "stop", usage: bool = True) -> dict:
+    body: dict = {"choices": [{"message": {"role": "assistant", "content": text}}]}
+    body["choices"][0]["finish_reason"] = finish
+    if usage:
+        body["usage"] = {"prompt_tokens": 11, "completion_tokens": 3}
+    return body
+
+
+def chat_logprob_body(top: dict[str, float]) -> dict:
+    first = next(iter(top))
+    entry = {
+        "token": first,
+        "logprob": top[first],
+        "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top.items()],
+    }
+    return {
+        "choices": [
+            {
+                "message": {"content": first},
+                "logprobs": {"content": [entry]},
+                "finish_reason": "length",
+            }
+        ]
+    }
+
+
+def completion_logprob_body(top: dict[str, float]) -> dict:
+    first = next(iter(top))
+    logprobs = {"tokens": [first], "token_logprobs": [top[first]], "top_logprobs": [top]}
+    return {"choices": [{"text": first, "logprobs": logprobs, "finish_reason": "length"}]}
+
+
+def make_backend(handler, urls: str = URL, **kwargs) -> OpenAICompatBackend:
+    kwargs.setdefault("backoff_base", 0.001)
+    kwargs.setdefault("verify_model", False)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return OpenAICompatBackend(parse_spec(f"openai:m1@{urls}"), client=client, **kwargs)
+
+
+def gen(key: str, text: str = "hi", **kw) -> GenerationRequest:
+    return GenerationRequest(key=key, messages=({"role": "user", "content": text},), **kw)
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+def test_build_chat_request_fields():
+    body = build_chat_request(
+        "m", [{"role": "user", "content": "x"}], max_tokens=5, seed=3, stop=("\n",), top_logprobs=7
+    )
+    assert body == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 5,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "seed": 3,
+        "stop": ["\n"],
+        "logprobs": True,
+        "top_logprobs": 7,
+    }
+    plain = build_chat_request("m", [{"role": "user", "content": "x"}], max_tokens=5)
+    assert "stop" not in plain and "logprobs" not in plain and "seed" not in plain
+
+
+def test_build_completion_request_fields():
+    body = build_completion_request("m", "Q: 1+1\nA:", max_tokens=1, logprobs=20, stop=())
+    assert body["prompt"] == "Q: 1+1\nA:"
+    assert body["logprobs"] == 20 and "stop" not in body and "top_logprobs" not in body
+
+
+def test_choice_instruction_goes_into_last_user_message():
+    msgs = ({"role": "system", "content": "s"}, {"role": "user", "content": "Rate this."})
+    out = with_choice_instruction(msgs, ("1", "2", "3"), "Score:")
+    assert len(out) == 2 and out[0] == msgs[0]
+    assert out[1]["content"].startswith("Rate this.\n\n")
+    assert '"Score"' in out[1]["content"] and "1, 2, 3" in out[1]["content"]
+    assert msgs[1]["content"] == "Rate this."  # input untouched
+    tail = with_choice_instruction(msgs[:1], ("A", "B"), "")
+    assert tail[-1]["role"] == "user" and "A, B" in tail[-1]["content"]
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+def test_parse_generation_chat_and_completion():
+    parsed = parse_generation(chat_body("Hello", finish="eos"), chat=True)
+    assert (parsed.text, parsed.prompt_tokens, parsed.output_tokens) == ("Hello", 11, 3)
+    assert parsed.finish_reason == "stop" and parsed.note is None
+    comp = {"choices": [{"text": " world", "finish_reason": "length"}]}
+    parsed = parse_generation(comp, chat=False)
+    assert parsed.text == " world" and parsed.finish_reason == "length"
+    assert parsed.prompt_tokens == 0 and parsed.output_tokens == 0 and "usage" in parsed.note
+    odd = parse_generation(chat_body("x", finish="content_filter"), chat=True)
+    assert odd.finish_reason == "content_filter"
+
+
+@pytest.mark.parametrize(
+    ("body", "chat", "field"),
+    [
+        ({}, True, "choices[0]"),
+        ({"choices": []}, False, "choices[0]"),
+        ({"choices": [{"text": "x"}]}, True, "choices[0].message.content"),
+        ({"choices": [{"message": {"content": "x"}}]}, False, "choices[0].text"),
+        ([1, 2], True, "JSON object"),
+    ],
+)
+def test_parse_generation_names_missing_field(body, chat, field):
+    with pytest.raises(ResponseFormatError, match=f"malformed response.*{field.replace('[', '.')}"):
+        parse_generation(body, chat)
+
+
+@pytest.mark.parametrize("token", ["3", " 3", "▁3", "Ġ3", "\n3"])
+def test_normalize_token(token):
+    assert normalize_token(token) == "3"
+
+
+def test_parse_choice_logprobs_chat_shape_sums_spellings():
+    top = {"3": math.log(0.4), " 3": math.log(0.1), "▁4": math.log(0.2), "Hello": math.log(0.2)}
+    probs = parse_choice_logprobs(chat_logprob_body(top), True, ("1", "2", "3", "4", "5"))
+    assert set(probs) == {"1", "2", "3", "4", "5"}
+    assert probs["3"] == pytest.approx(0.5) and probs["4"] == pytest.approx(0.2)
+    assert probs["1"] == 0.0 and sum(probs.values()) == pytest.approx(0.7)
+
+
+def test_parse_choice_logprobs_completion_shape():
+    top = {" A": math.log(0.6), "B": math.log(0.25), " The": math.log(0.1)}
+    probs = parse_choice_logprobs(completion_logprob_body(top), False, ("A", "B"))
+    assert probs == pytest.approx({"A": 0.6, "B": 0.25})
+
+
+def test_parse_choice_logprobs_missing_logprobs():
+    with pytest.raises(NoLogprobsError):
+        parse_choice_logprobs(chat_body("A"), True, ("A", "B"))
+    body = {"choices": [{"text": "A", "logprobs": None}]}
+    with pytest.raises(NoLogprobsError):
+        parse_choice_logprobs(body, False, ("A", "B"))
+    with pytest.raises(ResponseFormatError, match="logprobs is not an object"):
+        parse_choice_logprobs({"choices": [{"logprobs": "x"}]}, True, ("A",))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Score: 4", "4"),
+        ("I'd say 2. On reflection, Score: 5", "5"),
+        ("3/5", "3"),
+        ("Score 4.5", None),
+        ("10 out of 10", None),
+        ("no digits here", None),
+        ("", None),
+        ("**4**", "4"),
+    ],
+)
+def test_parse_last_verdict_scores(text, expected):
+    assert parse_last_verdict(text, ("1", "2", "3", "4", "5")) == expected
+
+
+def test_parse_last_verdict_letters():
+    assert parse_last_verdict("Response A is longer, but B is right. Verdict: B", ("A", "B")) == "B"
+    assert parse_last_verdict("[[A]]", ("A", "B")) == "A"
+    assert parse_last_verdict("Both are Bad", ("A", "B")) is None
+    assert parse_last_verdict("[[A]]", ("[[A]]", "[[B]]")) == "[[A]]"
+
+
+# ---------------------------------------------------------------------------- transport
+
+
+def test_secret_never_printed():
+    s = Secret(KEY)
+    assert KEY not in repr(s) and KEY not in str(s) and KEY not in f"{s}"
+    assert s.redact(f"echo {KEY}!") == "echo ***!"
+
+
+def test_parse_retry_after():
+    assert parse_retry_after("3", cap=60) == 3.0
+    assert parse_retry_after("1000", cap=60) == 60.0
+    assert parse_retry_after(None, cap=60) is None
+    assert parse_retry_after("soon", cap=60) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", cap=60) == 0.0
+
+
+def test_replica_pool_least_in_flight_then_round_robin():
+    pool = ReplicaPool(["a", "b", "c"])
+    assert [pool.acquire() for _ in range(3)] == ["a", "b", "c"]
+    pool.release("b")
+    assert pool.acquire() == "b"
+    for u in "abc":
+        pool.release(u)
+    assert pool.acquire() == "c"  # all idle: round robin continues after the last pick
+    assert pool.acquire(avoid={"a"}) == "b"
+    fresh = ReplicaPool(["a", "b"])
+    assert fresh.acquire(avoid={"a"}) == "b"
+    assert fresh.acquire(avoid={"a", "b"}) == "a"  # all failed: any replica
+
+
+def test_order_preserved_under_concurrency():
+    def handler(request: httpx.Request) -> httpx.Response:
+        text = json.loads(request.content)["messages"][0]["content"]
+        time.sleep(0.02 * (int(text) % 4))
+        return httpx.Response(200, json=chat_body(f"echo {text}"))
+
+    backend = make_backend(handler, concurrency=4)
+    done = []
+    results = backend.generate([gen(str(i), str(i)) for i in range(12)], progress=done.append)
+    assert [r.text for r in results] == [f"echo {i}" for i in range(12)]
+    assert all(r.error is None and r.finish_reason == "stop" for r in results)
+    assert results[0].prompt_tokens == 11 and results[0].output_tokens == 3
+    assert done == [1] * 12
+
+
+def test_concurrency_limit_respected():
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        return httpx.Response(200, json=chat_body("ok"))
+
+    make_backend(handler, concurrency=3).generate([gen(str(i)) for i in range(10)])
+    assert state["max"] == 3
+
+
+def test_retry_then_success():
+    calls = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return httpx.Response(503, text="overloaded")
+        return httpx.Response(200, json=chat_body("fine"))
+
+    [result] = make_backend(handler, max_retries=4).generate([gen("k")])
+    assert result.error is None and result.text == "fine" and calls["n"] == 3
+
+
+def test_connection_errors_and_timeouts_are_retried():
+    calls = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise httpx.ConnectError("refused", request=request)
+        if calls["n"] == 2:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(200, json=chat_body("back"))
+
+    [result] = make_backend(handler, max_retries=3).generate([gen("k")])
+    assert result.text == "back" and calls["n"] == 3
+
+
+def test_give_up_after_max_retries_others_go_on():
+    calls = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        text = json.loads(request.content)["messages"][0]["content"]
+        calls[text] += 1
+        if text == "bad":
+            return httpx.Response(500, text="boom\n  internal")
+        return httpx.Response(200, json=chat_body("ok"))
+
+    backend = make_backend(handler, max_retries=3, concurrency=2)
+    results = backend.generate([gen("1", "good"), gen("2", "bad"), gen("3", "good")])
+    assert [r.text for r in results] == ["ok", "", "ok"]
+    bad = results[1]
+    assert bad.finish_reason == "error"
+    assert bad.error == f"HTTP 500 from {URL}/chat/completions after 3 tries: boom internal"
+    assert calls["bad"] == 3
+    assert bad.rendered_prompt  # the prompt is kept with the failure
+
+
+def test_400_not_retried():
+    calls = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return httpx.Response(400, json={"error": {"message": "max_tokens too large"}})
+
+    [result] = make_backend(handler, max_retries=5).generate([gen("k")])
+    assert calls["n"] == 1
+    assert result.finish_reason == "error" and result.error.startswith("HTTP 400 from ")
+    assert "max_tokens too large" in result.error
+
+
+def test_retry_after_honoured_and_capped():
+    sleeps: list[float] = []
+    calls = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(429, headers={"Retry-After": "2"}, text="slow down")
+        if calls["n"] == 2:
+            return httpx.Response(429, headers={"Retry-After": "99999"}, text="slow down")
+        return httpx.Response(200, json=chat_body("ok"))
+
+    transport = HttpTransport(
+        [URL],
+        max_tries=5,
+        retry_after_cap=30.0,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=sleeps.append,
+    )
+    reply = transport.post_json("/chat/completions", {"x": 1})
+    assert reply.ok and reply.tries == 3
+    assert sleeps == [2.0, 30.0]
+
+
+def test_backoff_is_jittered_exponential():
+    sleeps: list[float] = []
+    transport = HttpTransport(
+        [URL],
+        max_tries=6,
+        backoff_base=1.0,
+        max_backoff=5.0,
+        client=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(502))),
+        sleep=sleeps.append,
+    )
+    reply = transport.post_json("/completions", {})
+    assert not reply.ok and reply.tries == 6 and len(sleeps) == 5
+    for attempt, slept in enumerate(sleeps, start=1):
+        assert 0.0 <= slept <= min(5.0, 2 ** (attempt - 1))
+
+
+def test_balancing_across_two_urls():
+    seen = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[f"{request.url.host}:{request.url.port}"] += 1
+        return httpx.Response(200, json=chat_body("ok"))
+
+    backend = make_backend(handler, urls="http://127.0.0.1:8001/v1,http://127.0.0.1:8002/v1")
+    backend.transport.concurrency = 1
+    backend.generate([gen(str(i)) for i in range(10)])
+    assert seen == {"127.0.0.1:8001": 5, "127.0.0.1:8002": 5}
+    seen.clear()
+    backend.transport.concurrency = 4
+    results = backend.generate([gen(str(i)) for i in range(40)])
+    assert all(r.error is None for r in results)
+    assert seen["127.0.0.1:8001"] >= 10 and seen["127.0.0.1:8002"] >= 10
+
+
+def test_failed_replica_retried_on_the_other():
+    seen = Counter()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[request.url.port] += 1
+        if request.url.port == 8001:
+            raise httpx.ConnectError("down", request=request)
+        return httpx.Response(200, json=chat_body("ok"))
+
+    backend = make_backend(
+        handler, urls="http://127.0.0.1:8001/v1,http://127.0.0.1:8002/v1", max_retries=2
+    )
+    results = backend.generate([gen(str(i)) for i in range(8)])
+    assert all(r.text == "ok" for r in results)
+    assert seen[8002] == 8
+
+
+def test_malformed_json_is_an_item_error():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if b"garbage" in request.content:
+            return httpx.Response(200, text="<html>not json")
+        if b"list" in request.content:
+            return httpx.Response(200, json=[1, 2])
+        if b"nochoice" in request.content:
+            return httpx.Response(200, json={"id": "x"})
+        return httpx.Response(200, json=chat_body("fine"))
+
+    backend = make_backend(handler)
+    results = backend.generate(
+        [gen("1", "garbage"), gen("2", "ok"), gen("3", "list"), gen("4", "nochoice")]
+    )
+    assert results[0].error.startswith("malformed JSON from http") and "<html>" in results[0].error
+    assert results[1].text == "fine" and results[1].error is None
+    assert "not an object" in results[2].error
+    assert "choices[0]" in results[3].error and results[3].finish_reason == "error"
+
+
+def test_api_key_sent_but_never_leaked(monkeypatch):
+    monkeypatch.setenv("EVALHARNESS_TEST_KEY", KEY)
+    auth: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth.append(request.headers.get("authorization", ""))
+        # a hostile server that echoes the header into its error body
+        return httpx.Response(401, text=f"bad key {request.headers.get('authorization')}")
+
+    backend = make_backend(handler, api_key_env="EVALHARNESS_TEST_KEY")
+    [result] = backend.generate([gen("k")])
+    [choice] = backend.choice_probs([ChoiceRequest("c", ("A", "B"), prompt="x")])
+    assert auth[0] == f"Bearer {KEY}"
+    for text in (
+        result.error,
+        choice.error,
+        repr(backend),
+        repr(backend.transport),
+        str(backend.info),
+    ):
+        assert KEY not in text
+    assert "***" in result.error
+    assert backend.info.details["api_key_set"] is True
+
+
+def test_no_api_key_no_header(monkeypatch):
+    monkeypatch.delenv("EVALHARNESS_TEST_KEY", raising=False)
+    headers: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers.append(dict(request.headers))
+        return httpx.Response(200, json=chat_body("ok"))
+
+    make_backend(handler, api_key_env="EVALHARNESS_TEST_KEY").generate([gen("k")])
+    assert "authorization" not in headers[0]
+
+
+# ---------------------------------------------------------------------------- backend
+
+
+def test_info_and_bad_spec():
+    backend = make_backend(lambda r: httpx.Response(200, json=chat_body("x")))
+    assert backend.info.resolved == "openai:m1" and backend.info.has_chat_template is True
+    assert backend.info.details["urls"] == [URL]
+    with pytest.raises(ModelError):
+        OpenAICompatBackend(parse_spec("fake:x"))
+
+
+def test_generate_routes_prompt_to_completions_and_sends_fields():
+    bodies: list[tuple[str, dict]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append((request.url.path, body))
+        if request.url.path.endswith("/completions") and "prompt" in body:
+            return httpx.Response(
+                200, json={"choices": [{"text": " 4", "finish_reason": "length"}]}
+            )
+        return httpx.Response(200, json=chat_body("ok"))
+
+    backend = make_backend(handler)
+    req = GenerationRequest("p", prompt="2+2=", max_new_tokens=3, seed=7, stop=("\n",))
+    [result] = backend.generate([req])
+    path, body = bodies[0]
+    assert path == "/completions" and body["prompt"] == "2+2="
+    assert body["max_tokens"] == 3 and body["seed"] == 7 and body["stop"] == ["\n"]
+    assert result.text == " 4" and result.finish_reason == "length"
+    assert result.rendered_prompt == "2+2="
+    backend.generate([gen("c", max_new_tokens=9)])
+    path, body = bodies[1]
+    assert path == "/chat/completions" and body["max_tokens"] == 9 and "stop" not in body
+
+
+def test_generate_bad_requests_are_item_errors():
+    backend = make_backend(lambda r: httpx.Response(200, json=chat_body("ok")))
+    results = backend.generate(
+        [GenerationRequest("none"), gen("zero", max_new_tokens=0), gen("ok")]
+    )
+    assert "exactly one of messages or prompt" in results[0].error
+    assert "max_new_tokens" in results[1].error
+    assert results[2].text == "ok"
+
+
+def test_chat_false_renders_transcript_for_completions():
+    prompts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompts.append(json.loads(request.content)["prompt"])
+        return httpx.Response(200, json={"choices": [{"text": "ok", "finish_reason": "stop"}]})
+
+    backend = make_backend(handler, chat=False)
+    msgs = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"})
+    backend.generate([GenerationRequest("g", messages=msgs)])
+    backend.choice_probs([ChoiceRequest("c", ("1", "2"), messages=msgs, answer_prefix="Score:")])
+    assert prompts[0] == "System: Be brief.\n\nUser: Hi\n\nAssistant:"
+    assert prompts[1] == prompts[0] + " Score:"
+
+
+def test_choice_probs_chat_logprobs():
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(
+            200, json=chat_logprob_body({"4": math.log(0.5), " 5": math.log(0.3), "The": -2.0})
+        )
+
+    backend = make_backend(handler, top_logprobs=5)
+    msgs = ({"role": "user", "content": "Rate it."},)
+    req = ChoiceRequest("c", ("1", "2", "3", "4", "5"), messages=msgs, answer_prefix="Score:")
+    [result] = backend.choice_probs([req])
+    body = bodies[0]
+    assert body["max_tokens"] == 1 and body["temperature"] == 0.0
+    assert body["logprobs"] is True and body["top_logprobs"] == 5
+    assert body["messages"][-1]["content"].startswith("Rate it.\n\nReply with")
+    assert result.error is None and result.text is None
+    assert result.probs["4"] == pytest.approx(0.5) and result.probs["5"] == pytest.approx(0.3)
+    assert result.mass == pytest.approx(0.8)
+    assert "Reply with" in result.rendered_prompt
+
+
+def test_choice_probs_prompt_uses_completions_with_exact_prefix():
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion_logprob_body({" B": math.log(0.7)}))
+
+    backend = make_backend(handler, top_logprobs=3)
+    [result] = backend.choice_probs(
+        [ChoiceRequest("c", ("A", "B"), prompt="Q\n", answer_prefix="Better:")]
+    )
+    assert bodies[0]["prompt"] == "Q\nBetter:" and bodies[0]["logprobs"] == 3
+    assert result.probs == pytest.approx({"A": 0.0, "B": 0.7})
+
+
+def test_auto_text_mode_when_server_has_no_logprobs():
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        text = "Score: 4" if "Rate" in body["messages"][-1]["content"] else "I cannot say."
+        return httpx.Response(200, json=chat_body(text))
+
+    backend = make_backend(handler, concurrency=1)
+    msgs = ({"role": "user", "content": "Rate it."},)
+    other = ({"role": "user", "content": "Judge it."},)
+    choices = ("1", "2", "3", "4", "5")
+    results = backend.choice_probs(
+        [ChoiceRequest("a", choices, messages=msgs), ChoiceRequest("b", choices, messages=other)]
+    )
+    assert results[0].probs == {"1": 0.0, "2": 0.0, "3": 0.0, "4": 1.0, "5": 0.0}
+    assert results[0].text == "Score: 4" and results[0].error is None
+    assert results[1].probs == {} and results[1].text == "I cannot say."
+    assert results[1].error == "no verdict among 1,2,3,4,5 in: 'I cannot say.'"
+    # first: logprob try, then text; second: straight to text mode
+    assert [b["max_tokens"] for b in bodies] == [1, 16, 16]
+    assert "logprobs" not in bodies[2]
+    assert backend.info.details["text_mode_auto"] is True
+
+
+def test_text_mode_false_reports_missing_logprobs():
+    backend = make_backend(lambda r: httpx.Response(200, json=chat_body("4")), text_mode=False)
+    msgs = ({"role": "user", "content": "Rate it."},)
+    [result] = backend.choice_probs([ChoiceRequest("a", ("4", "5"), messages=msgs)])
+    assert result.probs == {} and "no choices[0].logprobs" in result.error
+
+
+def test_forced_text_mode_on_completions():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json={"choices": [{"text": " A, clearly.", "finish_reason": "stop"}]}
+        )
+
+    backend = make_backend(handler, text_mode=True)
+    [result] = backend.choice_probs(
+        [ChoiceRequest("a", ("A", "B"), prompt="Which?", answer_prefix="Answer:")]
+    )
+    assert result.probs == {"A": 1.0, "B": 0.0} and result.text == " A, clearly."
+
+
+def test_verify_model_lists_served_ids():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [{"id": "llama"}, {"id": "qwen"}]})
+        return httpx.Response(200, json=chat_body("ok"))
+
+    backend = make_backend(handler, verify_model=True)
+    with pytest.raises(BackendError, match="'m1' is not served at .*served: llama, qwen"):
+        backend.generate([gen("k")])
+
+
+def test_verify_model_tolerates_servers_without_listing():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404, text="no such route")
+        return httpx.Response(200, json=chat_body("ok"))
+
+    [result] = make_backend(handler, verify_model=True).generate([gen("k")])
+    assert result.text == "ok"

@@ -1,0 +1,143 @@
+import json
+
+import pytest
+
+from evalharness.errors import ConfigError
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
+from evalharness.runstore import RunStore, write_json_atomic
+
+
+def gen(prompt_id: str, role: str = "base", output: str = "out") -> GenerationRecord:
+    return GenerationRecord(
+        prompt_id=prompt_id,
+        role=role,
+        model="fake:m",
+        resolved="fake:m",
+        prompt="p",
+        rendered_prompt="p",
+        output=output,
+        prompt_tokens=1,
+        output_tokens=1,
+        finish_reason="stop",
+        seconds=0.0,
+    )
+
+
+def test_append_and_read_round_trip(tmp_path):
+    store = RunStore(tmp_path / "run")
+    records = [gen("a"), gen("a", "tuned"), gen("b")]
+    assert store.append(records) == 3
+    assert store.read(GenerationRecord) == records
+    assert store.keys(GenerationRecord) == {("a", "base"), ("a", "tuned"), ("b", "base")}
+    assert store.read(PointwiseRecord) == []
+
+
+def test_records_go_to_their_own_files(tmp_path):
+    store = RunStore(tmp_path)
+    pair = PairwiseRecord(
+        prompt_id="a",
+        comparison="c",
+        x="tuned",
+        y="base",
+        order="xy",
+        judge="j",
+        rubric="r@1",
+        template="t@1",
+        rendered_prompt="",
+        probs={"A": 0.5, "B": 0.5},
+        mass=1.0,
+        p_first=0.5,
+        p_x=0.5,
+        low_mass=False,
+        mode="logprobs",
+    )
+    store.append([gen("a"), pair])
+    assert (tmp_path / "generations.jsonl").read_text().count("\n") == 1
+    assert store.read(PairwiseRecord) == [pair]
+
+
+def test_first_record_of_a_key_wins(tmp_path):
+    store = RunStore(tmp_path)
+    store.append([gen("a", output="first")])
+    store.append([gen("a", output="second")])
+    assert [r.output for r in store.read(GenerationRecord)] == ["first"]
+
+
+def test_interrupted_line_is_ignored_then_repaired(tmp_path):
+    store = RunStore(tmp_path)
+    store.append([gen("a"), gen("b")])
+    path = tmp_path / GenerationRecord.FILE
+    with path.open("a") as handle:
+        handle.write('{"prompt_id": "c", "role": "ba')  # killed mid-write
+    assert [r.prompt_id for r in store.read(GenerationRecord)] == ["a", "b"]
+    store.append([gen("c")])
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["prompt_id"] for line in lines] == ["a", "b", "c"]
+    assert path.read_text().endswith("\n")
+
+
+def test_a_corrupt_complete_line_names_file_and_line(tmp_path):
+    store = RunStore(tmp_path)
+    store.append([gen("a")])
+    with (tmp_path / GenerationRecord.FILE).open("a") as handle:
+        handle.write("not json\n")
+    with pytest.raises(ConfigError, match=r"generations\.jsonl:2: not a valid GenerationRecord"):
+        store.read(GenerationRecord)
+
+
+def test_unknown_fields_from_newer_versions_are_ignored(tmp_path):
+    data = gen("a").to_dict() | {"new_field": 1, "schema_version": 2}
+    (tmp_path / GenerationRecord.FILE).write_text(json.dumps(data) + "\n")
+    [record] = RunStore(tmp_path).read(GenerationRecord)
+    assert record.prompt_id == "a"
+    assert record.schema_version == 2
+
+
+def test_manifest_update_merges_sections(tmp_path):
+    store = RunStore(tmp_path / "run")
+    assert not store.exists()
+    assert store.read_manifest() == {}
+    store.update_manifest(config={"a": 1})
+    store.update_manifest(models={"base": "x"})
+    assert store.exists()
+    assert store.read_manifest() == {"config": {"a": 1}, "models": {"base": "x"}}
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["manifest.json"]
+
+
+def test_bad_manifest(tmp_path):
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="not a JSON object"):
+        RunStore(tmp_path).read_manifest()
+    (tmp_path / "manifest.json").write_text("{")
+    with pytest.raises(ConfigError, match="manifest is not valid JSON"):
+        RunStore(tmp_path).read_manifest()
+
+
+def test_write_json_atomic_leaves_no_temporary_file_on_failure(tmp_path):
+    loop: dict = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="Circular"):
+        write_json_atomic(tmp_path / "x.json", loop)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_claim_removes_a_new_directory_that_got_no_records(tmp_path):
+    store = RunStore(tmp_path / "run")
+    with pytest.raises(RuntimeError), store.claim():
+        store.update_manifest(config={})
+        raise RuntimeError("model failed to load")
+    assert not (tmp_path / "run").exists()
+
+
+def test_claim_keeps_records_and_existing_directories(tmp_path):
+    store = RunStore(tmp_path / "run")
+    with pytest.raises(RuntimeError), store.claim():
+        store.update_manifest(config={})
+        store.append([gen("a")])
+        raise RuntimeError("second model failed")
+    assert store.read(GenerationRecord) == [gen("a")]
+    other = RunStore(tmp_path / "existing")
+    other.update_manifest(config={})
+    with pytest.raises(RuntimeError), other.claim():
+        raise RuntimeError("fails")
+    assert other.exists()
