@@ -72,6 +72,7 @@ def parse_spec(raw: str) -> ModelSpec:
     if not rest:
         raise ModelError(f"model spec {text!r} names no model after {prefix!r}")
     if prefix == "openai":
+        rest, _, query = rest.partition("?")
         name, at, urls = rest.rpartition("@")
         if not at or not name or not urls:
             raise ModelError(
@@ -81,7 +82,11 @@ def parse_spec(raw: str) -> ModelSpec:
         for url in url_list:
             if not url.startswith(("http://", "https://")):
                 raise ModelError(f"openai spec {text!r}: base URL {url!r} is not http(s)")
-        return ModelSpec(raw=text, kind="openai", target=name, urls=url_list)
+        params = tuple(parse_qsl(query))
+        for key, value in params:
+            if key != "chat" or value not in ("0", "1"):
+                raise ModelError(f"openai spec {text!r}: unknown option {key}={value} (only chat=0|1)")
+        return ModelSpec(raw=text, kind="openai", target=name, urls=url_list, params=params)
     if prefix == "fake":
         name, _, query = rest.partition("?")
         return ModelSpec(raw=text, kind="fake", target=name, params=tuple(parse_qsl(query)))

@@ -47,7 +47,7 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             concurrency=options.concurrency,
             max_retries=options.max_retries,
             timeout=options.timeout,
-            chat=True if options.chat is None else options.chat,
+            chat=spec.param("chat", "1") == "1" if options.chat is None else options.chat,
         )
     else:
         from evalharness.backends.hf import load_hf_backend

@@ -96,6 +96,8 @@ class HFBackend(Backend):
         self.prefix_cache = prefix_cache
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self.stats: dict[str, int] = {"forward_calls": 0, "tokens_computed": 0}
+        """Judge-path counters: forward passes and tokens run through the model."""
         self._choice_ids: dict[tuple[str, ...], dict[str, list[tuple[int, ...]]]] = {}
 
     # ----------------------------------------------------------------- rendering
@@ -264,6 +266,8 @@ class HFBackend(Backend):
 
     def _forward(self, ids: list[int], cache: Any, start: int, keep: int) -> tuple[Any, Any]:
         total = start + len(ids)
+        self.stats["forward_calls"] += 1
+        self.stats["tokens_computed"] += len(ids)
         out = self.model(
             input_ids=torch.tensor([ids]),
             attention_mask=torch.ones((1, total), dtype=torch.long),
@@ -280,6 +284,8 @@ class HFBackend(Backend):
         """One full forward per prompt (and per prompt + lead token), logits everywhere."""
 
         def last(ids: list[int]) -> torch.Tensor:
+            self.stats["forward_calls"] += 1
+            self.stats["tokens_computed"] += len(ids)
             logits = self.model(input_ids=torch.tensor([ids]), use_cache=False).logits
             return torch.softmax(logits[0, -1].float(), dim=-1)
 

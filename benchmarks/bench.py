@@ -1,0 +1,315 @@
+"""evalharness benchmark: fixed workloads on the built-in models, figures and ratios side by side.
+
+    python benchmarks/bench.py            # judge + generation workloads (about 5 minutes)
+    python benchmarks/bench.py --e2e      # also the default `evalharness run`: cold, warm, cached
+    python benchmarks/bench.py --growth   # also run time for 8, 16 and 32 prompts
+    python benchmarks/bench.py --json F   # where the figures go (default results/bench-<time>.json)
+
+Every ratio compares two paths measured in the same process, one after the other, so it holds
+on a noisy machine; single timings are medians over --repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evalharness.backends import BackendOptions, clear_loaded, load_backend  # noqa: E402
+from evalharness.backends.base import GenerationRequest  # noqa: E402
+from evalharness.judge.engine import Judge, PairItem, PointwiseItem  # noqa: E402
+from evalharness.prompts import load_prompts, resolve_prompt_set  # noqa: E402
+from evalharness.rubrics import load_rubric  # noqa: E402
+from evalharness.templates import load_template  # noqa: E402
+
+FILLER = (
+    "Here is a short answer. The main point is stated first, then one supporting detail, "
+    "and finally a brief note on what is uncertain."
+)
+
+
+def matmul_gflops(threads: int, size: int = 1024, repeats: int = 7) -> float:
+    """Measured fp32 matmul throughput (GFLOP/s) with ``threads`` threads."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(2):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - started)
+    torch.set_num_threads(old)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def workload_items(n: int) -> tuple[list[PointwiseItem], list[PairItem]]:
+    """n responses to score and n pairs to compare, from the shipped prompt sets."""
+    prompts = load_prompts(resolve_prompt_set("default")) + load_prompts(
+        resolve_prompt_set("mt_bench")
+    )
+    chosen = prompts[:n]
+    points, pairs = [], []
+    for item in chosen:
+        response = item.reference or FILLER
+        points.append(PointwiseItem(item.id, "bench", item.prompt, response))
+        short = response.split(". ")[0].rstrip(".") + "."
+        pairs.append(PairItem(item.id, "bench", "full", "short", item.prompt, response, short))
+    return points, pairs
+
+
+def make_judge(spec: str, prefix_cache: bool) -> Judge:
+    """The judge with the shipped helpfulness rubric and templates."""
+    backend = load_backend(spec, BackendOptions(prefix_cache=prefix_cache))
+    return Judge(
+        backend,
+        load_rubric("helpfulness"),
+        load_template("pointwise"),
+        load_template("pairwise"),
+    )
+
+
+def _timed(fn: Any, repeats: int) -> tuple[Any, float]:
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return result, statistics.median(times)
+
+
+def judge_workload(
+    spec: str, n: int = 16, repeats: int = 3, naive_repeats: int = 1
+) -> dict[str, Any]:
+    """Optimized vs naive judge path on the same judgments: speed, agreement, roofline."""
+    points, pairs = workload_items(n)
+    fast = make_judge(spec, prefix_cache=True)
+    naive = make_judge(spec, prefix_cache=False)
+    backend: Any = fast.backend
+    out: dict[str, Any] = {"spec": spec, "responses": len(points), "pairs": len(pairs)}
+    params = sum(p.numel() for p in backend.model.parameters())
+    gflops = matmul_gflops(torch.get_num_threads())
+    out["matmul_gflops"] = round(gflops, 1)
+    for kind, run_fast, run_naive, count in (
+        ("pointwise", lambda: fast.score(points), lambda: naive.score(points),
+         len(points) * len(fast.rubric.criteria)),
+        ("pairwise", lambda: fast.compare(pairs), lambda: naive.compare(pairs), 2 * len(pairs)),
+    ):  # fmt: skip
+        backend.stats.update(forward_calls=0, tokens_computed=0)
+        fast_records, fast_s = _timed(run_fast, repeats)
+        tokens_fast = backend.stats["tokens_computed"] // repeats
+        naive_backend: Any = naive.backend
+        naive_backend.stats.update(forward_calls=0, tokens_computed=0)
+        naive_records, naive_s = _timed(run_naive, naive_repeats)
+        tokens_naive = naive_backend.stats["tokens_computed"] // naive_repeats
+        delta = max(
+            abs(a.probs[k] - b.probs[k])
+            for a, b in zip(fast_records, naive_records, strict=True)
+            for k in a.probs
+        )
+        roofline_s = 2 * params * tokens_fast / (gflops * 1e9)
+        out[kind] = {
+            "judgments": count,
+            "naive_judgments_per_s": round(count / naive_s, 2),
+            "fast_judgments_per_s": round(count / fast_s, 2),
+            "speedup": round(naive_s / fast_s, 2),
+            "naive_seconds": round(naive_s, 2),
+            "fast_seconds": round(fast_s, 2),
+            "tokens_naive": tokens_naive,
+            "tokens_fast": tokens_fast,
+            "roofline_judgments_per_s": round(count / roofline_s, 2),
+            "fast_share_of_roofline": round(roofline_s / fast_s, 2),
+            "max_abs_dp": delta,
+            "agree": delta < 1e-3,
+        }
+    total_naive = out["pointwise"]["naive_seconds"] + out["pairwise"]["naive_seconds"]
+    total_fast = out["pointwise"]["fast_seconds"] + out["pairwise"]["fast_seconds"]
+    out["speedup_all"] = round(total_naive / total_fast, 2)
+    return out
+
+
+def generation_workload(
+    spec: str, n: int = 16, new_tokens: int = 96, batches: tuple[int, ...] = (1, 4, 8, 16)
+) -> dict[str, Any]:
+    """Aggregate tok/s of single-stream vs batched greedy generation, same prompts."""
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
+    out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
+    base_rate = None
+    for batch in batches:
+        clear_loaded()
+        backend = load_backend(spec, BackendOptions(batch_size=batch))
+        requests = []
+        for item in prompts:
+            if backend.info.has_chat_template:
+                msg = ({"role": "user", "content": item.prompt},)
+                requests.append(GenerationRequest(item.id, messages=msg, max_new_tokens=new_tokens))
+            else:
+                frame = f"Question: {item.prompt}\nAnswer:"
+                requests.append(GenerationRequest(item.id, prompt=frame, max_new_tokens=new_tokens))
+        started = time.perf_counter()
+        results = backend.generate(requests)
+        seconds = time.perf_counter() - started
+        tokens = sum(r.output_tokens for r in results)
+        rate = tokens / seconds
+        base_rate = base_rate or rate
+        out[f"batch_{batch}"] = {
+            "seconds": round(seconds, 2),
+            "tokens": tokens,
+            "tok_per_s": round(rate, 1),
+            "vs_single": round(rate / base_rate, 2),
+        }
+    clear_loaded()
+    return out
+
+
+def llama_cpp_workload(n: int = 16, new_tokens: int = 96) -> dict[str, Any] | None:
+    """llama.cpp single-stream decode on the same SmolLM2 GGUF, if llama-cpp-python is installed."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    from evalharness.modelstore import builtin_gguf
+
+    llm = Llama(str(builtin_gguf("smollm2-135m-instruct")), n_threads=2, n_ctx=2048, verbose=False)
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
+    tokens = 0
+    started = time.perf_counter()
+    for item in prompts:
+        reply = llm.create_chat_completion(
+            [{"role": "user", "content": item.prompt}], max_tokens=new_tokens, temperature=0.0
+        )
+        tokens += reply["usage"]["completion_tokens"]
+    seconds = time.perf_counter() - started
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tok_per_s": round(tokens / seconds, 1)}
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalharness", *args],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"evalharness {' '.join(args)} failed:\n{err[-2000:]}")
+    return {"seconds": round(seconds, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2)}
+
+
+def end_to_end(extra: list[str] | None = None) -> dict[str, Any]:
+    """Default `evalharness run`: cold (empty model cache), warm (cache filled), cached rerun."""
+    extra = extra or []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "EVALHARNESS_CACHE": str(Path(tmp) / "cache")}
+        out = {}
+        for name in ("cold", "warm"):
+            run_dir = Path(tmp) / f"run-{name}"
+            out[name] = _run_cli(["run", "--run-dir", str(run_dir), *extra], env)
+        out["cached_rerun"] = _run_cli(
+            ["run", "--run-dir", str(Path(tmp) / "run-warm"), *extra], env
+        )
+        shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
+    return out
+
+
+def growth(sizes: tuple[int, ...] = (8, 16, 32)) -> dict[str, Any]:
+    """Wall time of a full run on the MT-Bench set for growing prompt counts (warm cache)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            run_dir = str(Path(tmp) / f"run-{size}")
+            result = _run_cli(
+                ["run", "--prompts", "mt_bench", "--sample", str(size), "--run-dir", run_dir],
+                dict(os.environ),
+            )
+            result["seconds_per_prompt"] = round(result["seconds"] / size, 2)
+            out[str(size)] = result
+    return out
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    """The human-readable table."""
+    print(f"\nmachine: {figures['machine']}")
+    judge = figures.get("judge")
+    if judge:
+        print(f"\nJUDGE WORKLOAD ({judge['spec']}; matmul {judge['matmul_gflops']} GFLOP/s)")
+        print(f"{'':10} {'naive j/s':>10} {'fast j/s':>10} {'speedup':>8} {'tokens naive':>13} "
+              f"{'tokens fast':>12} {'roofline j/s':>13} {'max|dp|':>9}")  # fmt: skip
+        for kind in ("pointwise", "pairwise"):
+            r = judge[kind]
+            print(f"{kind:10} {r['naive_judgments_per_s']:>10} {r['fast_judgments_per_s']:>10} "
+                  f"{r['speedup']:>7}x {r['tokens_naive']:>13} {r['tokens_fast']:>12} "
+                  f"{r['roofline_judgments_per_s']:>13} {r['max_abs_dp']:>9.1e}")  # fmt: skip
+        print(f"all judgments: {judge['speedup_all']}x faster than naive")
+    for gen in figures.get("generation", []):
+        size = f"{gen['prompts']} prompts x {gen['max_new_tokens']} tokens"
+        print(f"\nGENERATION ({gen['spec']}, {size})")
+        for key, r in gen.items():
+            if key.startswith("batch_"):
+                print(f"  {key:9} {r['tok_per_s']:>7} tok/s  {r['vs_single']:>5}x single  "
+                      f"({r['tokens']} tokens, {r['seconds']} s)")  # fmt: skip
+    llama = figures.get("llama_cpp")
+    if llama:
+        print(f"  llama.cpp single stream: {llama['tok_per_s']} tok/s")
+    for key in ("end_to_end", "growth"):
+        if figures.get(key):
+            print(f"\n{key.upper().replace('_', ' ')}")
+            for name, r in figures[key].items():
+                print(f"  {name:14} {r}")
+
+
+def main() -> None:
+    """Parse arguments, run the workloads, print the table and write the JSON."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--judge", default="smollm2-135m-instruct")
+    parser.add_argument("--n", type=int, default=16, help="responses/pairs/prompts per workload")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-judge", action="store_true")
+    parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--gen-models", default="smollm2-135m-instruct,gemma3-270m")
+    parser.add_argument("--e2e", action="store_true")
+    parser.add_argument("--growth", action="store_true")
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if not args.skip_judge:
+        figures["judge"] = judge_workload(args.judge, args.n, args.repeats)
+        clear_loaded()
+    if not args.skip_generation:
+        figures["generation"] = [generation_workload(s, args.n) for s in args.gen_models.split(",")]
+        figures["llama_cpp"] = llama_cpp_workload(args.n)
+    if args.e2e:
+        figures["end_to_end"] = end_to_end()
+    if args.growth:
+        figures["growth"] = growth()
+    print_table(figures)
+    path = Path(args.json_path or ROOT / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2))
+    print(f"\nfigures -> {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The benchmark's judge workload, small: the fast and naive judge paths agree (no timing checks)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("fixture", ["tiny_chat_dir", "tiny_split_dir"])
+def test_fast_and_naive_judge_paths_agree(bench, request, fixture):
+    spec = f"hf:{request.getfixturevalue(fixture)}"
+    figures = bench.judge_workload(spec, n=3, repeats=1)
+    for kind, judgments in (("pointwise", 3 * 4), ("pairwise", 3 * 2)):
+        result = figures[kind]
+        assert result["judgments"] == judgments
+        assert result["agree"], result["max_abs_dp"]
+        assert result["max_abs_dp"] < 1e-3
+        # the fast path computes fewer tokens: shared prefixes run once
+        assert result["tokens_fast"] < result["tokens_naive"]
+
+
+def test_workload_items_are_fixed(bench):
+    points, pairs = bench.workload_items(16)
+    assert len(points) == len(pairs) == 16
+    assert points[0].prompt_id == "time"
+    assert [p.prompt_id for p in points] == [p.prompt_id for p in bench.workload_items(16)[0]]
