@@ -85,7 +85,9 @@ def parse_spec(raw: str) -> ModelSpec:
         params = tuple(parse_qsl(query))
         for key, value in params:
             if key != "chat" or value not in ("0", "1"):
-                raise ModelError(f"openai spec {text!r}: unknown option {key}={value} (only chat=0|1)")
+                raise ModelError(
+                    f"openai spec {text!r}: unknown option {key}={value}; only chat=0/1"
+                )
         return ModelSpec(raw=text, kind="openai", target=name, urls=url_list, params=params)
     if prefix == "fake":
         name, _, query = rest.partition("?")

@@ -1,4 +1,4 @@
-"""The benchmark's judge workload, small: the fast and naive judge paths agree (no timing checks)."""
+"""The benchmark's judge workload, small: fast and naive judge paths agree (no timing checks)."""
 
 from __future__ import annotations
 

@@ -96,6 +96,7 @@ class HFBackend(Backend):
         self.prefix_cache = prefix_cache
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self._root: tuple[tuple[int, ...], Any] = ((), None)
         self.stats: dict[str, int] = {"forward_calls": 0, "tokens_computed": 0}
         """Judge-path counters: forward passes and tokens run through the model."""
         self._choice_ids: dict[tuple[str, ...], dict[str, list[tuple[int, ...]]]] = {}
@@ -276,7 +277,7 @@ class HFBackend(Backend):
             use_cache=True,
             logits_to_keep=keep,
         )
-        return out.logits, out.past_key_values
+        return out.logits, out.cache
 
     def _naive_distributions(
         self, token_lists: list[list[int]], leads: list[list[int]], progress: Progress | None
@@ -300,6 +301,27 @@ class HFBackend(Backend):
                     progress(1)
         return out
 
+    def _root_prefix(self, token_lists: list[list[int]]) -> tuple[int, Any]:
+        """The cache of the prefix shared by every request, reusing the one kept from last call.
+
+        Stages judge a few items per call; the rubric's system prompt opens every judge prompt,
+        so it is computed once and kept (``self._root``) instead of once per call.
+        """
+        shared_len = _common_prefix_len(token_lists) if len(token_lists) > 1 else 0
+        kept_tokens, kept_cache = self._root
+        if kept_tokens and all(_starts_with(ids, kept_tokens) for ids in token_lists):
+            if shared_len <= len(kept_tokens):
+                return len(kept_tokens), kept_cache
+            cache = copy.deepcopy(kept_cache)
+            start = len(kept_tokens)
+            _, cache = self._forward(token_lists[0][start:shared_len], cache, start, 1)
+            return shared_len, cache
+        if not shared_len:
+            return 0, None
+        _, cache = self._forward(token_lists[0][:shared_len], None, 0, 1)
+        self._root = (tuple(token_lists[0][:shared_len]), cache)
+        return shared_len, cache
+
     def _cached_distributions(
         self,
         requests: Sequence[ChoiceRequest],
@@ -313,11 +335,8 @@ class HFBackend(Backend):
         for index, request in enumerate(requests):
             groups.setdefault(request.group or f"#{index}", []).append(index)
         with torch.inference_mode():
-            shared_len = _common_prefix_len(token_lists) if len(token_lists) > 1 else 0
-            root_cache = None
             started = time.perf_counter()
-            if shared_len:
-                _, root_cache = self._forward(token_lists[0][:shared_len], None, 0, 1)
+            shared_len, root_cache = self._root_prefix(token_lists)
             root_seconds = time.perf_counter() - started
             for members in groups.values():
                 started = time.perf_counter()
@@ -346,6 +365,10 @@ class HFBackend(Backend):
                     if progress:
                         progress(1)
         return [item for item in out if item is not None]
+
+
+def _starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
+    return len(ids) > len(prefix) and tuple(ids[: len(prefix)]) == prefix
 
 
 def _common_prefix_len(lists: list[list[int]]) -> int:

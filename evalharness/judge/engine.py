@@ -145,6 +145,7 @@ class Judge:
                         choices=tuple(self.pairwise.choices),
                         messages=self.pairwise.render(**values),
                         answer_prefix=self.pairwise.answer_prefix,
+                        group=f"{item.prompt_id}/{item.comparison}",
                         context=(
                             ("instruction", item.instruction),
                             ("response_a", a),

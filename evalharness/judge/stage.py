@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
@@ -50,10 +50,21 @@ def judge_in_chunks(
     per_item: int,
     summary: StageSummary,
 ) -> None:
-    """Judge ``items`` a few at a time, appending each chunk's records as it finishes."""
+    """Judge ``items`` a few at a time, appending each chunk's records as it finishes.
+
+    An item partly on disk (one order or criterion lost to a kill) is judged again whole;
+    only its missing records are appended, so that no key is written twice.
+    """
+    done: dict[type[Record], set[tuple[Any, ...]]] = {}
     with progress_bar(label, len(items) * per_item) as advance:
         for start in range(0, len(items), CHUNK):
-            records = run(items[start : start + CHUNK], advance)
+            records = []
+            for record in run(items[start : start + CHUNK], advance):
+                if type(record) not in done:
+                    done[type(record)] = store.keys(type(record))
+                if record.key() not in done[type(record)]:
+                    done[type(record)].add(record.key())
+                    records.append(record)
             summary.written += store.append(records)
             summary.failed += sum(1 for r in records if getattr(r, "error", None))
 

@@ -1,0 +1,118 @@
+"""`evalharness judge-validate` on labeled pairs, with scripted judges whose answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from evalharness.backends import _LOADED, clear_loaded
+from evalharness.backends.fake import FakeBackend
+from evalharness.cli import cli
+
+SHORT = "The answer is {}."
+LONG = "The answer is {} and here is a longer explanation of why that is so in detail."
+
+
+@pytest.fixture(autouse=True)
+def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep CI job summaries out of these tests."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+def write_pairs(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write LLMBar-style rows as JSONL."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def validate(pairs: Path, judge: str, out: Path) -> tuple[str, dict[str, Any]]:
+    """Run judge-validate; returns its output and validation.json."""
+    args = ["judge-validate", "--pairs", str(pairs), "--judge", judge, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads((out / "validation.json").read_text(encoding="utf-8"))
+
+
+def prefer_rows(n: int = 10) -> list[dict[str, Any]]:
+    """Pairs whose better output (label) holds the word GOOD; labels alternate 1 and 2."""
+    rows = []
+    for i in range(n):
+        body = f"answer to question {i} is that water boils at 100 degrees. It does so at sea level"
+        good, bad = f"The GOOD {body}.", f"The weak {body}."
+        label = 1 + i % 2
+        first, second = (good, bad) if label == 1 else (bad, good)
+        rows.append(
+            {"input": f"Question {i}?", "output_1": first, "output_2": second, "label": label}
+        )
+    return rows
+
+
+def length_rows() -> list[dict[str, Any]]:
+    """Ten pairs of a short and a long output; the longer is labeled better in six."""
+    rows = []
+    for i in range(10):
+        long_first = i % 3 != 0
+        first, second = (LONG, SHORT) if long_first else (SHORT, LONG)
+        longer = 1 if long_first else 2
+        label = longer if i < 6 else 3 - longer
+        rows.append(
+            {
+                "id": f"len{i}",
+                "input": f"Question {i}?",
+                "output_1": first.format(i),
+                "output_2": second.format(i),
+                "label": label,
+            }
+        )
+    return rows
+
+
+def test_judge_that_sees_the_answer_is_perfect(tmp_path: Path) -> None:
+    """A judge that prefers the labeled-better output: accuracy 1, kappa 1, consistent."""
+    pairs = write_pairs(tmp_path / "pairs.jsonl", prefer_rows())
+    _, result = validate(pairs, "fake:j?prefer=GOOD", tmp_path / "out")
+    assert result["pairs"] == result["judged"] == 10
+    assert result["failed"] == 0
+    assert result["accuracy"]["value"] == 1.0
+    assert result["cohen_kappa"] == pytest.approx(1.0)
+    assert result["label_1_share"] == 0.5
+    assert result["position"]["consistency"]["value"] == 1.0
+    assert result["position"]["first_slot_share"]["value"] == 0.5
+    # The probe variants carry GOOD on both sides or neither: this judge has no reason to
+    # prefer padding or certainty, so both rates stay within its ±0.2 jitter.
+    for name in ("lbr", "cbr"):
+        assert result[name] is not None and result[name]["n"] > 0
+        assert abs(result[name]["value"]) <= 0.2
+
+
+def test_length_judge_matches_the_longer_baseline(tmp_path: Path) -> None:
+    """A judge that always picks the longer output is exactly as good as that baseline."""
+    pairs = write_pairs(tmp_path / "pairs.jsonl", length_rows())
+    output, result = validate(pairs, "fake:j?length=1.0", tmp_path / "out")
+    assert result["accuracy"]["value"] == pytest.approx(0.6)
+    assert result["longer_baseline_accuracy"]["value"] == pytest.approx(0.6)
+    assert "no better than always picking the longer" in " ".join(output.split())
+    assert result["position"]["consistency"]["value"] == 1.0
+    assert result["lbr"]["value"] == pytest.approx(1.0)
+    assert set(result["position"]) == {"consistency", "first_slot_share", "mean_p_first"}
+    assert result["cbr"] is not None and -1.0 <= result["cbr"]["value"] <= 1.0
+
+
+def test_rerun_resumes_without_judging_again(tmp_path: Path) -> None:
+    """A second run over the same pairs reads the records and makes no judge calls."""
+    pairs = write_pairs(tmp_path / "pairs.jsonl", prefer_rows(6))
+    out = tmp_path / "out"
+    _, first = validate(pairs, "fake:j?prefer=GOOD", out)
+    records = (out / "pairwise.jsonl").read_bytes()
+    assert records.count(b"\n") > 12  # both orders of each pair, plus the probe comparisons
+    clear_loaded()
+    output, second = validate(pairs, "fake:j?prefer=GOOD", out)
+    assert "0 new judgments" in output
+    assert (out / "pairwise.jsonl").read_bytes() == records
+    judges = [b for b in _LOADED.values() if isinstance(b, FakeBackend)]
+    assert judges and all(b.calls == [] for b in judges)
+    assert second == first
