@@ -7,7 +7,7 @@ import json
 import random
 from dataclasses import dataclass
 
-from evalharness.backends import BackendOptions, load_backend
+from evalharness.backends import BackendOptions, load_backend, release_backend
 from evalharness.backends.base import Backend, GenerationRequest
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
@@ -133,6 +133,8 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
         if todo:
             work.append((role, spec, todo, load_backend(spec, options)))
     for role, spec, todo, backend in work:
+        # batches of similar length waste less work on padding
+        todo = sorted(todo, key=lambda item: len(item.prompt))
         models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
         store.update_manifest(models=models)
         requests = [build_request(item, backend, config) for item in todo]
@@ -170,6 +172,8 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
                 ]
                 summary.written += store.append(records)
                 summary.failed += sum(1 for r in records if r.error)
+        if spec not in (config.judge, config.tuned) or role == "tuned" and spec != config.judge:
+            release_backend(spec, options)  # free its memory before the next model loads
     summary.seconds = time.perf_counter() - started
     if summary.failed:
         console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")

@@ -151,7 +151,9 @@ def test_tiny_chat_and_base_models_through_the_cli(
     assert models["base"]["resolved"] == f"dir:{tiny_base_dir.resolve()}"
 
 
-def test_rerun_skips_everything(tmp_path, prompt_file):
+def test_rerun_skips_everything(tmp_path, prompt_file, monkeypatch):
+    # keep the backends in the registry after use, so their call logs can be read
+    monkeypatch.setattr("evalharness.generate.release_backend", lambda *a, **k: None)
     run = tmp_path / "run"
     assert generate(run, prompt_file).exit_code == 0
     calls = sum(len(b.calls) for b in _LOADED.values())

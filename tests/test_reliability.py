@@ -17,11 +17,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
 
-from evalharness.backends import _LOADED, clear_loaded
+from evalharness.backends import clear_loaded
 from evalharness.backends.fake import FakeBackend
 from evalharness.cli import cli
 from evalharness.records import (
@@ -75,11 +76,22 @@ def run_args(run_dir: Path, config: Path, models: tuple[str, ...]) -> list[str]:
 
 
 def run_in_process(run_dir: Path, config: Path, models: tuple[str, ...]) -> list[FakeBackend]:
-    """Run the pipeline here with fresh backends; returns the fake backends it loaded."""
+    """Run the pipeline here with fresh backends; returns the fake backends it created.
+
+    Backends are tracked as they are made: the pipeline releases a model it no longer needs.
+    """
     clear_loaded()
-    result = CliRunner().invoke(cli, run_args(run_dir, config, models))
+    made: list[FakeBackend] = []
+    original = FakeBackend.__init__
+
+    def tracking_init(self: FakeBackend, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    with mock.patch.object(FakeBackend, "__init__", tracking_init):
+        result = CliRunner().invoke(cli, run_args(run_dir, config, models))
     assert result.exit_code == 0, result.output
-    return [b for b in _LOADED.values() if isinstance(b, FakeBackend)]
+    return made
 
 
 def calls(backends: list[FakeBackend], kind: str) -> int:

@@ -68,3 +68,11 @@ def clear_loaded() -> None:
     for backend in _LOADED.values():
         backend.close()
     _LOADED.clear()
+
+
+def release_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -> None:
+    """Drop a loaded backend so its memory can be freed (the next load reloads it)."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    backend = _LOADED.pop((spec.raw, options or BackendOptions()), None)
+    if backend is not None:
+        backend.close()

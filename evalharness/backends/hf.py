@@ -34,7 +34,9 @@ def load_hf_backend(
 ) -> HFBackend:
     """Load a builtin, gguf or hf spec with transformers (fp32, CPU)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the harness shows its own progress
     if threads:
         torch.set_num_threads(threads)
     source, resolved, local = checkpoint_dir(spec)

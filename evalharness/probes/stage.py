@@ -12,13 +12,13 @@ Every step skips what is already on disk, so the stage resumes after an interrup
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, backend_options
-from evalharness.judge.engine import PairItem, PointwiseItem
+from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.judge.stage import generations_by_prompt, judge_in_chunks, make_judge
 from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
 from evalharness.probes.rules import load_rules
@@ -57,7 +57,9 @@ def _model_variants(
     return list(zip(gens, made, strict=True))
 
 
-def build_probes(store: RunStore, config: RunConfig, count_tokens: object) -> int:
+def build_probes(
+    store: RunStore, config: RunConfig, count_tokens: Callable[[], Callable[[str], int]]
+) -> int:
     """Write the missing variants; returns how many were written."""
     unknown = set(config.probes) - set(VARIANTS)
     if unknown:
@@ -72,7 +74,7 @@ def build_probes(store: RunStore, config: RunConfig, count_tokens: object) -> in
     if not todo:
         return 0
     made = _model_variants(todo, config) if config.rewriter else _rule_variants(todo, config)
-    counter = count_tokens if callable(count_tokens) else (lambda text: len(text.split()))
+    counter = count_tokens()
     records = []
     for gen, variants in made:
         for kind in config.probes:
@@ -101,8 +103,16 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
     generations = generations_by_prompt(store)
     if not generations:
         raise ConfigError(f"{store.dir}: no generations to probe: run `evalharness generate`")
-    judge = make_judge(config)
-    summary.written += build_probes(store, config, judge.backend.count_tokens)
+    judges: list[Judge] = []
+
+    def judge_now() -> Judge:
+        """The judge, loaded on first use (a rerun with nothing to do loads no model)."""
+        if not judges:
+            judges.append(make_judge(config))
+        return judges[0]
+
+    summary.written += build_probes(store, config, lambda: judge_now().backend.count_tokens)
+    judge_spec = config.judge
     rubric = load_rubric(config.rubric)
     probes = {(p.prompt_id, p.source, p.kind): p for p in store.read(ProbeRecord)}
     point_done = store.keys(PointwiseRecord)
@@ -110,7 +120,7 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
     summary.done_before = len(probes)
 
     def pair_missing(prompt_id: str, comparison: str) -> bool:
-        keys = {(prompt_id, comparison, judge.spec, rubric.key, o) for o in ("xy", "yx")}
+        keys = {(prompt_id, comparison, judge_spec, rubric.key, o) for o in ("xy", "yx")}
         return not keys <= pair_done
 
     point_items: list[PointwiseItem] = []
@@ -120,7 +130,7 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
             continue
         gen = generations[prompt_id][role]
         subject = f"{role}/{kind}"
-        keys = {(prompt_id, subject, judge.spec, rubric.key, c.name) for c in rubric.criteria}
+        keys = {(prompt_id, subject, judge_spec, rubric.key, c.name) for c in rubric.criteria}
         if not keys <= point_done:
             point_items.append(PointwiseItem(prompt_id, subject, gen.prompt, probe.text))
         name = comparison_name(f"{kind}:{role}")
@@ -148,9 +158,11 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                     hedged.text,
                 )
             )
-    judge_in_chunks(
-        store, point_items, judge.score, "bias pointwise", len(rubric.criteria), summary
-    )
-    judge_in_chunks(store, pair_items, judge.compare, "bias pairwise", 2, summary)
+    if point_items or pair_items:
+        judge = judge_now()
+        judge_in_chunks(
+            store, point_items, judge.score, "bias pointwise", len(rubric.criteria), summary
+        )
+        judge_in_chunks(store, pair_items, judge.compare, "bias pairwise", 2, summary)
     summary.seconds = time.perf_counter() - started
     return summary
