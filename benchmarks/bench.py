@@ -144,15 +144,21 @@ def judge_workload(
 
 
 def generation_workload(
-    spec: str, n: int = 16, new_tokens: int = 96, batches: tuple[int, ...] = (1, 4, 8, 16)
+    spec: str,
+    n: int = 16,
+    new_tokens: int = 96,
+    batches: tuple[int, ...] = (1, 4, 8, 16),
+    quantize: str | None = None,
 ) -> dict[str, Any]:
     """Aggregate tok/s of single-stream vs batched greedy generation, same prompts."""
     prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
-    out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
+    out: dict[str, Any] = {"spec": spec + (f" ({quantize})" if quantize else ""), "prompts": n,
+                           "max_new_tokens": new_tokens}  # fmt: skip
     base_rate = None
+    texts: dict[int, list[str]] = {}
     for batch in batches:
         clear_loaded()
-        backend = load_backend(spec, BackendOptions(batch_size=batch))
+        backend = load_backend(spec, BackendOptions(batch_size=batch, quantize=quantize))
         requests = []
         for item in prompts:
             if backend.info.has_chat_template:
@@ -165,6 +171,7 @@ def generation_workload(
         results = backend.generate(requests)
         seconds = time.perf_counter() - started
         tokens = sum(r.output_tokens for r in results)
+        texts[batch] = [r.text for r in results]
         rate = tokens / seconds
         base_rate = base_rate or rate
         out[f"batch_{batch}"] = {
@@ -172,9 +179,48 @@ def generation_workload(
             "tokens": tokens,
             "tok_per_s": round(rate, 1),
             "vs_single": round(rate / base_rate, 2),
+            "same_text_as_single": sum(
+                a == b for a, b in zip(texts[batch], texts[batches[0]], strict=True)
+            ),
         }
     clear_loaded()
+    out["texts"] = texts[batches[0]]
     return out
+
+
+def int8_judge_cost(spec: str, n: int = 16) -> dict[str, Any]:
+    """Accuracy cost of int8 quantization for the judge: |Δp| and argmax flips vs fp32."""
+    points, pairs = workload_items(n)
+    results = {}
+    for quantize in (None, "int8"):
+        clear_loaded()
+        backend = load_backend(spec, BackendOptions(quantize=quantize))
+        judge = Judge(backend, load_rubric("helpfulness"), load_template("pointwise"),
+                      load_template("pairwise"))  # fmt: skip
+        started = time.perf_counter()
+        records = judge.score(points) + judge.compare(pairs)
+        results[quantize or "fp32"] = (records, time.perf_counter() - started)
+    clear_loaded()
+    (fp32, t32), (int8, t8) = results["fp32"], results["int8"]
+    deltas = [
+        abs(a.probs[k] - b.probs[k]) for a, b in zip(fp32, int8, strict=True) for k in a.probs
+    ]
+    expected = [abs((a.expected or 0) - (b.expected or 0)) for a, b in zip(fp32, int8, strict=True)
+                if hasattr(a, "expected")]  # fmt: skip
+    flips = sum(
+        max(a.probs, key=a.probs.__getitem__) != max(b.probs, key=b.probs.__getitem__)
+        for a, b in zip(fp32, int8, strict=True)
+    )
+    return {
+        "judgments": len(fp32),
+        "fp32_seconds": round(t32, 2),
+        "int8_seconds": round(t8, 2),
+        "speedup": round(t32 / t8, 2),
+        "max_abs_dp": round(max(deltas), 4),
+        "mean_abs_dp": round(sum(deltas) / len(deltas), 4),
+        "max_abs_expected_score_diff": round(max(expected), 3) if expected else None,
+        "argmax_flips": flips,
+    }
 
 
 def llama_cpp_workload(n: int = 16, new_tokens: int = 96) -> dict[str, Any] | None:
@@ -263,7 +309,11 @@ def print_table(figures: dict[str, Any]) -> None:
         for key, r in gen.items():
             if key.startswith("batch_"):
                 print(f"  {key:9} {r['tok_per_s']:>7} tok/s  {r['vs_single']:>5}x single  "
-                      f"({r['tokens']} tokens, {r['seconds']} s)")  # fmt: skip
+                      f"({r['tokens']} tokens, {r['seconds']} s, "
+                      f"{r['same_text_as_single']} texts = single)")  # fmt: skip
+    int8 = figures.get("int8_judge")
+    if int8:
+        print(f"\nINT8 JUDGE vs FP32: {int8}")
     llama = figures.get("llama_cpp")
     if llama:
         print(f"  llama.cpp single stream: {llama['tok_per_s']} tok/s")
@@ -285,6 +335,7 @@ def main() -> None:
     parser.add_argument("--skip-judge", action="store_true")
     parser.add_argument("--skip-generation", action="store_true")
     parser.add_argument("--gen-models", default="smollm2-135m-instruct,gemma3-270m")
+    parser.add_argument("--int8", action="store_true", help="also measure int8 quantization")
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument("--json", dest="json_path")
@@ -300,6 +351,8 @@ def main() -> None:
     if not args.skip_generation:
         figures["generation"] = [generation_workload(s, args.n) for s in args.gen_models.split(",")]
         figures["llama_cpp"] = llama_cpp_workload(args.n)
+    if args.int8:
+        figures["int8_judge"] = int8_judge_cost(args.judge, args.n)
     if args.e2e:
         figures["end_to_end"] = end_to_end()
     if args.growth:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import socket
 import statistics
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -300,10 +301,11 @@ def as_exact_prompt(hf: HFBackend, request: ChoiceRequest) -> ChoiceRequest:
 def judge_requests(
     hf: HFBackend, prompts: Sequence[PromptItem], answers: Sequence[str]
 ) -> dict[str, list[ChoiceRequest]]:
-    """One pairwise and one pointwise exact-prompt request per prompt.
+    """Exact-prompt judge requests, one of each kind per prompt.
 
-    Pairwise: the reference answer against the local generation, the order alternating from
-    prompt to prompt. Pointwise: the local generation, the criterion cycling through the rubric.
+    ``pairwise``: the reference answer against the local generation, the order alternating
+    from prompt to prompt. ``pointwise``: the local generation, the criterion cycling through
+    the rubric. ``pointwise_space``: the same prompts ending in ``"Score: "`` (with the space).
     """
     judge = make_judge(hf)
     pairwise, pointwise = [], []
@@ -315,26 +317,26 @@ def judge_requests(
         pairwise.append(as_exact_prompt(hf, both_orders[i % 2]))
         criteria = judge.pointwise_requests([PointwiseItem(p.id, "local", p.prompt, answer)])
         pointwise.append(as_exact_prompt(hf, criteria[i % len(criteria)]))
-    return {"pairwise": pairwise, "pointwise": pointwise}
+    spaced = [replace(r, prompt=f"{r.prompt} ") for r in pointwise]
+    return {"pairwise": pairwise, "pointwise": pointwise, "pointwise_space": spaced}
 
 
 def read_like_server(
-    hf: HFBackend, request: ChoiceRequest, top: int = TOP_LOGPROBS
+    hf: HFBackend, ids: list[int], choices: tuple[str, ...], top: int = TOP_LOGPROBS
 ) -> ChoiceResult:
-    """Local next-token probabilities read as the server backend reads a completions answer.
+    """The local next-token distribution after ``ids``, read as the server backend reads one.
 
     Only the ``top`` most likely first tokens count (as llama.cpp's ``logprobs: top``), keyed
     by their text and matched by :func:`parse_choice_logprobs`; two-token spellings such as
     ``" " + "3"`` are not followed.
     """
-    ids = hf.tokenizer(request.prompt)["input_ids"]
     logprobs = torch.log(next_token_probs(hf, ids))
     values, indices = torch.topk(logprobs, top)
     table: dict[str, float] = {}
     for value, index in zip(values.tolist(), indices.tolist(), strict=True):
         table[hf.tokenizer.decode([index])] = value
     body = {"choices": [{"text": "", "logprobs": {"top_logprobs": [table]}}]}
-    return ChoiceResult(parse_choice_logprobs(body, False, request.choices), request.prompt or "")
+    return ChoiceResult(parse_choice_logprobs(body, False, choices))
 
 
 def normalized(result: ChoiceResult) -> dict[str, float] | None:
@@ -381,6 +383,76 @@ def missed_choices(requests: Sequence[ChoiceRequest], server: Sequence[ChoiceRes
 # ---------------------------------------------------------------------------- run
 
 
+def compare_judge(
+    hf: HFBackend,
+    server: LlamaServer,
+    completions: OpenAICompatBackend,
+    log: list[dict[str, Any]],
+    requests: Sequence[ChoiceRequest],
+) -> dict[str, Any]:
+    """Four readings of the same exact prompts, compared with the server backend's.
+
+    ``local``: the local backend. ``local_read_like_server``: the local model on its own
+    tokens, read with the server backend's top-20 first-token rule.
+    ``local_server_tokens``: the same on the server's token ids. ``server``: the server backend.
+    The last comparison differs only by the arithmetic (quantized kernels vs fp32). ``log``
+    is the server backend's request log (from :func:`record_replies`).
+    """
+    log.clear()
+    local, local_s = timed(lambda: hf.choice_probs(requests))
+    server_res, server_s = timed(lambda: completions.choice_probs(requests))
+    local_ids = [hf.tokenizer(r.prompt)["input_ids"] for r in requests]
+    server_ids = [server.tokenize(r.prompt or "") for r in requests]
+    like_server = [
+        read_like_server(hf, ids, r.choices) for r, ids in zip(requests, local_ids, strict=True)
+    ]
+    same_tokens = [
+        read_like_server(hf, ids, r.choices) for r, ids in zip(requests, server_ids, strict=True)
+    ]
+    usage = {e["request"]["prompt"]: (e["reply"] or {}).get("usage") or {} for e in log}
+    return {
+        "local_vs_server": compare_choices(requests, local, server_res),
+        "local_read_like_server_vs_server": compare_choices(requests, like_server, server_res),
+        "local_server_tokens_vs_server": compare_choices(requests, same_tokens, server_res),
+        "server_choices_outside_top20": missed_choices(requests, server_res),
+        "same_token_ids": sum(a == b for a, b in zip(local_ids, server_ids, strict=True)),
+        "mean_extra_local_tokens": statistics.fmean(
+            len(a) - len(b) for a, b in zip(local_ids, server_ids, strict=True)
+        ),
+        "server_prompt_tokens_as_tokenized": sum(
+            usage.get(r.prompt, {}).get("prompt_tokens") == len(ids)
+            for r, ids in zip(requests, server_ids, strict=True)
+        ),
+        "server_starts_with_one_bos": sum(
+            ids[:1] == [hf.tokenizer.bos_token_id] and ids[1:2] != ids[:1] for ids in server_ids
+        ),
+        "mean_prompt_tokens": statistics.fmean(len(ids) for ids in server_ids),
+        "local_s": local_s,
+        "server_s": server_s,
+        "rows": [
+            {
+                "key": r.key,
+                "local": a.probs,
+                "local_read_like_server": b.probs,
+                "local_server_tokens": c.probs,
+                "server": d.probs,
+            }
+            for r, a, b, c, d in zip(
+                requests, local, like_server, same_tokens, server_res, strict=True
+            )
+        ],
+    }
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (the platform's processor name elsewhere)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """``fn()`` and the seconds it took."""
     started = time.perf_counter()
@@ -399,6 +471,8 @@ def run(n: int, max_new_tokens: int, threads: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
+            "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(),
             "cpu_threads": torch.get_num_threads(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -426,38 +500,9 @@ def run(n: int, max_new_tokens: int, threads: int) -> dict[str, Any]:
         completions = load_backend(f"openai:{ALIAS}@{server.url}?chat=0", options)
         assert isinstance(completions, OpenAICompatBackend)
         log = record_replies(completions, {})
-        out["judge"] = {}
-        for kind, reqs in judged.items():
-            log.clear()
-            local_res, local_s = timed(lambda reqs=reqs: hf.choice_probs(reqs))
-            server_res, server_s = timed(lambda reqs=reqs: completions.choice_probs(reqs))
-            like_server = [read_like_server(hf, r) for r in reqs]
-            usage = {e["request"]["prompt"]: (e["reply"] or {}).get("usage", {}) for e in log}
-            server_ids = [server.tokenize(r.prompt or "") for r in reqs]
-            local_ids = [hf.tokenizer(r.prompt)["input_ids"] for r in reqs]
-            out["judge"][kind] = {
-                "local_vs_server": compare_choices(reqs, local_res, server_res),
-                "local_read_like_server_vs_server": compare_choices(reqs, like_server, server_res),
-                "local_vs_local_read_like_server": compare_choices(reqs, local_res, like_server),
-                "server_choices_outside_top20": missed_choices(reqs, server_res),
-                "same_token_ids": sum(a == b for a, b in zip(local_ids, server_ids, strict=True)),
-                "server_prompt_tokens_match": sum(
-                    usage.get(r.prompt, {}).get("prompt_tokens") == len(ids)
-                    for r, ids in zip(reqs, local_ids, strict=True)
-                ),
-                "mean_prompt_tokens": statistics.fmean(len(ids) for ids in local_ids),
-                "local_s": local_s,
-                "server_s": server_s,
-                "rows": [
-                    {
-                        "key": r.key,
-                        "local": a.probs,
-                        "server": b.probs,
-                        "local_read_like_server": c.probs,
-                    }
-                    for r, a, b, c in zip(reqs, local_res, server_res, like_server, strict=True)
-                ],
-            }
+        out["judge"] = {
+            kind: compare_judge(hf, server, completions, log, reqs) for kind, reqs in judged.items()
+        }
         chat.close()
         completions.close()
     return out
@@ -498,13 +543,14 @@ def table(out: dict[str, Any]) -> str:
         cells = [fmt(g[key], digits) + (f"/{n}" if digits == 0 else "") for g in gens]
         lines.append(f"{label:<34}{cells[0]:>18}{cells[1]:>20}")
     lines.append("")
-    lines.append(
-        f"{'judge choice probabilities':<34}{'local vs server':>18}"
-        f"{'local-as-server vs server':>27}"
+    columns = (
+        ("local_vs_server", "backends"),
+        ("local_read_like_server_vs_server", "same reading"),
+        ("local_server_tokens_vs_server", "same tokens+reading"),
     )
+    lines.append(f"{'judge probabilities vs server':<34}" + "".join(f"{t:>21}" for _, t in columns))
     for kind, judged in out["judge"].items():
-        a, b = judged["local_vs_server"], judged["local_read_like_server_vs_server"]
-        m = a["requests"]
+        m = judged["local_vs_server"]["requests"]
         lines.append(f"{kind} ({m} prompts, ~{judged['mean_prompt_tokens']:.0f} tokens)")
         for label, key, digits in (
             ("  max |dP| (normalized)", "max_abs_dp", 4),
@@ -512,15 +558,26 @@ def table(out: dict[str, Any]) -> str:
             ("  max |dmass|", "max_abs_dmass", 4),
             ("  argmax agrees", "argmax_agree", 0),
         ):
-            cells = [
-                fmt(x[key], digits) + (f"/{x['both_with_mass']}" if digits == 0 else "")
-                for x in (a, b)
-            ]
-            lines.append(f"{label:<34}{cells[0]:>18}{cells[1]:>27}")
-        lines.append(f"{'  same prompt token ids':<34}{judged['same_token_ids']:>16}/{m}")
-        lines.append(
-            f"{'  server choices outside top 20':<34}{judged['server_choices_outside_top20']:>18}"
-        )
+            cells = []
+            for column, _ in columns:
+                x = judged[column]
+                cells.append(
+                    fmt(x[key], digits) + (f"/{x['both_with_mass']}" if not digits else "")
+                )
+            lines.append(f"{label:<34}" + "".join(f"{c:>21}" for c in cells))
+        for label, value in (
+            ("  same prompt token ids", f"{judged['same_token_ids']}/{m}"),
+            ("  extra local tokens (mean)", fmt(judged["mean_extra_local_tokens"], 1)),
+            (
+                "  server prompt = its tokenization",
+                f"{judged['server_prompt_tokens_as_tokenized']}/{m}",
+            ),
+            (
+                "  server choices outside top 20",
+                f"{judged['server_choices_outside_top20']}/{m * len(judged['rows'][0]['server'])}",
+            ),
+        ):
+            lines.append(f"{label:<34}{value:>21}")
     return "\n".join(lines)
 
 

@@ -65,6 +65,12 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--batch-size", type=click.IntRange(min=1), help="Generation batch size [default: 8]."
         ),
+        click.option(
+            "--quantize",
+            type=click.Choice(["none", "int8"]),
+            help="Local models: int8 dynamic quantization of Linear layers (opt-in; "
+            "faster, small accuracy cost: see README) [default: none].",
+        ),
         click.option("--rubric", help="Rubric name or YAML file [default: helpfulness]."),
         click.option(
             "--judge-mode",

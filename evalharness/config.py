@@ -30,6 +30,7 @@ class RunConfig:
     completion_frame: str = "Question: {prompt}\nAnswer:"
     stop: tuple[str, ...] = ("\nQuestion:", "\n\n\n")
     batch_size: int = 8
+    quantize: str = "none"  # "none" | "int8" (local models; opt-in, see README Performance)
     rubric: str = "helpfulness"
     pointwise_template: str = "pointwise"
     pairwise_template: str = "pairwise"
@@ -67,7 +68,7 @@ class RunConfig:
         """Hash of everything that decides the generations (a run directory holds one)."""
         keys = (
             "base", "tuned", "sample", "seed", "max_new_tokens", "temperature", "top_p",
-            "system_prompt", "completion_frame", "stop",
+            "system_prompt", "completion_frame", "stop", "quantize",
         )  # fmt: skip
         data = {k: self.to_dict()[k] for k in keys}
         data["prompt_hash"] = prompt_hash
@@ -149,6 +150,8 @@ def load_config(path: str | Path | None) -> RunConfig:
             hint = did_you_mean(str(key), list(defaults))
             raise ConfigError(f"{path}:{lines.get(key, 0)}: unknown key {key!r}{hint}")
         values[key] = _check_type(path, lines.get(key, 0), key, value, defaults[key])
+    if values.get("quantize", "none") not in ("none", "int8"):
+        raise ConfigError(f"{path}:{lines['quantize']}: quantize must be none or int8")
     if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
         raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
     return replace(config, **values)

@@ -34,6 +34,7 @@ def backend_options(config: RunConfig) -> BackendOptions:
     """Backend options from a run config."""
     return BackendOptions(
         batch_size=config.batch_size,
+        quantize=config.quantize,
         trust_remote_code=config.trust_remote_code,
         api_key_env=config.api_key_env,
         concurrency=config.concurrency,

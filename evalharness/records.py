@@ -66,7 +66,9 @@ class PointwiseRecord(Record):
     """A judge's score of one response on one rubric criterion."""
 
     FILE: ClassVar[str] = "pointwise.jsonl"
-    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("prompt_id", "subject", "judge", "rubric", "criterion")
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "prompt_id", "subject", "judge", "rubric", "template", "criterion",
+    )  # fmt: skip
 
     prompt_id: str
     subject: str  # "base", "tuned", or a probe variant such as "tuned/padded"
@@ -92,7 +94,9 @@ class PairwiseRecord(Record):
     """A judge's verdict on X vs Y in one order ("xy": X in slot A, "yx": X in slot B)."""
 
     FILE: ClassVar[str] = "pairwise.jsonl"
-    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("prompt_id", "comparison", "judge", "rubric", "order")
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "prompt_id", "comparison", "judge", "rubric", "template", "order",
+    )  # fmt: skip
 
     prompt_id: str
     comparison: str  # "tuned_vs_base", "probe:length:tuned", "validate"...

@@ -83,7 +83,8 @@ def run_validation(
         item
         for item in _items(pairs, config, probes)
         if not {
-            (item.prompt_id, item.comparison, judge.spec, judge.rubric.key, o) for o in ("xy", "yx")
+            (item.prompt_id, item.comparison, judge.spec, judge.rubric.key, judge.pairwise.key, o)
+            for o in ("xy", "yx")
         }
         <= done
     ]
@@ -92,7 +93,9 @@ def run_validation(
     records = [
         r
         for r in store.read(PairwiseRecord)
-        if r.judge == judge.spec and r.rubric == judge.rubric.key
+        if r.judge == judge.spec
+        and r.rubric == judge.rubric.key
+        and r.template == judge.pairwise.key
     ]
     return table(pairs, records, judge, config), summary
 

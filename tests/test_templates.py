@@ -160,7 +160,7 @@ def test_pointwise_shares_everything_up_to_the_criterion():
     assert "5: Claims only what it can back up" in common  # the whole criteria block
     rubric = load_rubric("helpfulness")
     assert rubric.criteria[0].question in first[len(common) - 40 :]
-    assert first.rstrip().endswith("Answer with a single digit from 1 to 5.")
+    assert first.rstrip().endswith(rubric.criteria[0].question)
 
 
 def test_pairwise_renders_both_responses_in_order():

@@ -14,7 +14,12 @@ from typing import Any
 from evalharness.analysis.bias import exploitability, position_stats, preference_rate, score_shift
 from evalharness.analysis.stats import Estimate, controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig
-from evalharness.judge.stage import MAIN_COMPARISON, generations_by_prompt, self_judging
+from evalharness.judge.stage import (
+    MAIN_COMPARISON,
+    generations_by_prompt,
+    self_judging,
+    template_keys,
+)
 from evalharness.probes.markers import confidence_density
 from evalharness.probes.rules import load_rules
 from evalharness.records import PairwiseRecord, PointwiseRecord, ProbeRecord
@@ -218,7 +223,12 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
     """Compute every number of the report from the run's records."""
     rubric = load_rubric(config.rubric)
     rules = load_rules(config.probe_rules)
-    mine = lambda r: r.judge == config.judge and r.rubric == rubric.key  # noqa: E731
+    point_t, pair_t = template_keys(config)
+
+    def mine(r: PointwiseRecord | PairwiseRecord) -> bool:
+        template = point_t if isinstance(r, PointwiseRecord) else pair_t
+        return r.judge == config.judge and r.rubric == rubric.key and r.template == template
+
     point = [r for r in store.read(PointwiseRecord) if mine(r)]
     pair = [r for r in store.read(PairwiseRecord) if mine(r)]
     probes = store.read(ProbeRecord)

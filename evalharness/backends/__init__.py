@@ -21,6 +21,7 @@ class BackendOptions:
     max_retries: int = 4
     timeout: float = 60.0
     chat: bool | None = None
+    quantize: str | None = None
 
 
 _LOADED: dict[tuple[str, BackendOptions], Backend] = {}
@@ -58,6 +59,7 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             prefix_cache=options.prefix_cache,
             trust_remote_code=options.trust_remote_code,
             threads=options.threads,
+            quantize=options.quantize,
         )
     _LOADED[key] = backend
     return backend

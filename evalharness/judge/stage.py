@@ -18,6 +18,7 @@ from evalharness.runstore import RunStore
 from evalharness.templates import load_template
 
 MAIN_COMPARISON = "tuned_vs_base"
+ORDERS = ("xy", "yx")
 CHUNK = 4
 
 T = TypeVar("T")
@@ -32,6 +33,11 @@ def make_judge(config: RunConfig) -> Judge:
     return Judge(
         backend, rubric, pointwise, pairwise, mode=config.judge_mode, low_mass=config.low_mass
     )
+
+
+def template_keys(config: RunConfig) -> tuple[str, str]:
+    """id@version of the pointwise and pairwise templates (part of every judgment's key)."""
+    return load_template(config.pointwise_template).key, load_template(config.pairwise_template).key
 
 
 def generations_by_prompt(store: RunStore) -> dict[str, dict[str, GenerationRecord]]:
@@ -86,6 +92,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
     if not generations:
         raise ConfigError(f"{store.dir}: no generations.jsonl records: run `evalharness generate`")
     rubric = load_rubric(config.rubric)
+    point_t, pair_t = template_keys(config)
     judge_spec = config.judge
     point_done = store.keys(PointwiseRecord)
     pair_done = store.keys(PairwiseRecord)
@@ -95,11 +102,13 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
     pair_items: list[PairItem] = []
     for prompt_id, roles in generations.items():
         for role, record in sorted(roles.items()):
-            keys = {(prompt_id, role, judge_spec, rubric.key, c.name) for c in rubric.criteria}
+            keys = {
+                (prompt_id, role, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
+            }
             if record.error is None and not keys <= point_done:
                 point_items.append(PointwiseItem(prompt_id, role, record.prompt, record.output))
         if {"base", "tuned"} <= roles.keys() and not any(r.error for r in roles.values()):
-            keys = {(prompt_id, MAIN_COMPARISON, judge_spec, rubric.key, o) for o in ("xy", "yx")}
+            keys = {(prompt_id, MAIN_COMPARISON, judge_spec, rubric.key, pair_t, o) for o in ORDERS}
             if not keys <= pair_done:
                 pair_items.append(
                     PairItem(

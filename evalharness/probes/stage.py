@@ -19,7 +19,12 @@ from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, backend_options
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
-from evalharness.judge.stage import generations_by_prompt, judge_in_chunks, make_judge
+from evalharness.judge.stage import (
+    generations_by_prompt,
+    judge_in_chunks,
+    make_judge,
+    template_keys,
+)
 from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
 from evalharness.probes.rules import load_rules
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
@@ -114,13 +119,14 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
     summary.written += build_probes(store, config, lambda: judge_now().backend.count_tokens)
     judge_spec = config.judge
     rubric = load_rubric(config.rubric)
+    point_t, pair_t = template_keys(config)
     probes = {(p.prompt_id, p.source, p.kind): p for p in store.read(ProbeRecord)}
     point_done = store.keys(PointwiseRecord)
     pair_done = store.keys(PairwiseRecord)
     summary.done_before = len(probes)
 
     def pair_missing(prompt_id: str, comparison: str) -> bool:
-        keys = {(prompt_id, comparison, judge_spec, rubric.key, o) for o in ("xy", "yx")}
+        keys = {(prompt_id, comparison, judge_spec, rubric.key, pair_t, o) for o in ("xy", "yx")}
         return not keys <= pair_done
 
     point_items: list[PointwiseItem] = []
@@ -130,7 +136,9 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
             continue
         gen = generations[prompt_id][role]
         subject = f"{role}/{kind}"
-        keys = {(prompt_id, subject, judge_spec, rubric.key, c.name) for c in rubric.criteria}
+        keys = {
+            (prompt_id, subject, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
+        }
         if not keys <= point_done:
             point_items.append(PointwiseItem(prompt_id, subject, gen.prompt, probe.text))
         name = comparison_name(f"{kind}:{role}")
