@@ -349,7 +349,9 @@ def compare_choices(
     requests: Sequence[ChoiceRequest], a: Sequence[ChoiceResult], b: Sequence[ChoiceResult]
 ) -> dict[str, Any]:
     """|ΔP| on normalized choice probabilities, |Δmass| and argmax agreement of two readings."""
-    deltas, masses, agree, defined = [], [], 0, 0
+    deltas: list[float] = []
+    masses: list[float] = []
+    agree = defined = 0
     for req, x, y in zip(requests, a, b, strict=True):
         if x.error or y.error:
             raise RuntimeError(f"judge request {req.key!r} failed: {x.error or y.error}")

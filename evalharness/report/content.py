@@ -154,7 +154,8 @@ def side(est: Any, zero: float = 0.0) -> int | None:
 
 def points(x: float) -> str:
     """A net preference in [-1, 1] as percentage points of comparisons."""
-    return f"{abs(x) * 100:.0f} points"
+    value = abs(x) * 100
+    return f"{value:.0f} percentage point{'' if round(value) == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- headline

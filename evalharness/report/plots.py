@@ -103,12 +103,15 @@ def criterion_bars(analysis: dict[str, Any]) -> Any:
                 lows.append(found[1])
                 highs.append(found[2])
         if xs:
-            ax.bar(xs, values, width, yerr=[lows, highs], capsize=4, color=COLORS[role], label=role)
+            heights = [v - 1 for v in values]  # bars rise from the lowest level, 1
+            ax.bar(xs, heights, width, bottom=1, yerr=[lows, highs], capsize=4,
+                   color=COLORS[role], label=role)  # fmt: skip
             drawn = True
     if not drawn:
         raise _NoData("no criterion has a score")
     ax.set_xticks(range(len(names)), [str(n) for n in names], rotation=15)
     ax.set_ylabel("mean score (95% CI)")
+    ax.set_ylim(1, 5)
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
     return fig
