@@ -245,7 +245,7 @@ def test_preference_readings() -> None:
     )
     above = {"value": 0.6, "low": 0.4, "high": 0.8, "n": 10, "note": ""}
     text = preference_reading(above, "padded", "length")
-    assert "prefers a padded copy" in text and "60 points" in text
+    assert "prefers a padded copy" in text and "60 percentage points" in text
     below = {"value": -0.3, "low": -0.5, "high": -0.1, "n": 10, "note": ""}
     assert "prefers the original over a shortened copy" in preference_reading(
         below, "shortened", "length"
