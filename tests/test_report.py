@@ -112,7 +112,7 @@ def test_markdown_bias_rows_have_readings(analysis: dict[str, Any]) -> None:
     row = next(line for line in md.splitlines() if line.startswith("| Length bias, LBR"))
     assert md_text(fmt_est(lbr, "signed")) in row
     assert "it rewards length, not content" in row
-    assert f"net {abs(lbr['value']) * 100:.0f} points" in row
+    assert f"net {abs(lbr['value']) * 100:.0f} percentage points" in row
     assert "| Confidence bias, CBR" in md
     for kind in analysis["bias"]["probes"]:
         assert f"| Preference for {kind} over original |" in md
