@@ -60,6 +60,7 @@ from evalharness.judge.engine import Judge, PairItem, PointwiseItem  # noqa: E40
 from evalharness.modelstore import builtin_gguf  # noqa: E402
 from evalharness.prompts import PromptItem, load_prompts, resolve_prompt_set  # noqa: E402
 from evalharness.rubrics import load_rubric  # noqa: E402
+from evalharness.specs import parse_spec  # noqa: E402
 from evalharness.templates import load_template  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
@@ -322,15 +323,15 @@ def judge_requests(
 
 
 def read_like_server(
-    hf: HFBackend, ids: list[int], choices: tuple[str, ...], top: int = TOP_LOGPROBS
+    hf: HFBackend, probs: torch.Tensor, choices: tuple[str, ...], top: int = TOP_LOGPROBS
 ) -> ChoiceResult:
-    """The local next-token distribution after ``ids``, read as the server backend reads one.
+    """A local next-token distribution read as the server backend reads a server's answer.
 
     Only the ``top`` most likely first tokens count (as llama.cpp's ``logprobs: top``), keyed
     by their text and matched by :func:`parse_choice_logprobs`; two-token spellings such as
     ``" " + "3"`` are not followed.
     """
-    logprobs = torch.log(next_token_probs(hf, ids))
+    logprobs = torch.log(probs)
     values, indices = torch.topk(logprobs, top)
     table: dict[str, float] = {}
     for value, index in zip(values.tolist(), indices.tolist(), strict=True):
@@ -354,7 +355,7 @@ def compare_choices(
     agree = defined = 0
     for req, x, y in zip(requests, a, b, strict=True):
         if x.error or y.error:
-            raise RuntimeError(f"judge request {req.key!r} failed: {x.error or y.error}")
+            continue  # counted by the caller
         masses.append(abs(x.mass - y.mass))
         nx, ny = normalized(x), normalized(y)
         if nx is None or ny is None:
@@ -364,20 +365,22 @@ def compare_choices(
         agree += max(nx, key=nx.__getitem__) == max(ny, key=ny.__getitem__)
     return {
         "requests": len(requests),
+        "compared": len(masses),
         "both_with_mass": defined,
         "max_abs_dp": max(deltas) if deltas else None,
         "mean_abs_dp": statistics.fmean(deltas) if deltas else None,
-        "max_abs_dmass": max(masses),
-        "mean_abs_dmass": statistics.fmean(masses),
+        "max_abs_dmass": max(masses) if masses else None,
+        "mean_abs_dmass": statistics.fmean(masses) if masses else None,
         "argmax_agree": agree,
     }
 
 
 def missed_choices(requests: Sequence[ChoiceRequest], server: Sequence[ChoiceResult]) -> int:
-    """Choices the server reading gave 0.0 (outside its top-20 first tokens)."""
+    """Choices the server reading gave 0.0 (outside its top-20 first tokens), errors left out."""
     return sum(
         r.probs.get(c, 0.0) == 0.0
         for req, r in zip(requests, server, strict=True)
+        if r.error is None
         for c in req.choices
     )
 
@@ -405,18 +408,23 @@ def compare_judge(
     server_res, server_s = timed(lambda: completions.choice_probs(requests))
     local_ids = [hf.tokenizer(r.prompt)["input_ids"] for r in requests]
     server_ids = [server.tokenize(r.prompt or "") for r in requests]
+    local_dists = [next_token_probs(hf, ids) for ids in local_ids]
+    server_token_dists = [next_token_probs(hf, ids) for ids in server_ids]
     like_server = [
-        read_like_server(hf, ids, r.choices) for r, ids in zip(requests, local_ids, strict=True)
+        read_like_server(hf, d, r.choices) for r, d in zip(requests, local_dists, strict=True)
     ]
     same_tokens = [
-        read_like_server(hf, ids, r.choices) for r, ids in zip(requests, server_ids, strict=True)
+        read_like_server(hf, d, r.choices)
+        for r, d in zip(requests, server_token_dists, strict=True)
     ]
+    eos = hf.tokenizer.eos_token_id
     usage = {e["request"]["prompt"]: (e["reply"] or {}).get("usage") or {} for e in log}
     return {
         "local_vs_server": compare_choices(requests, local, server_res),
         "local_read_like_server_vs_server": compare_choices(requests, like_server, server_res),
         "local_server_tokens_vs_server": compare_choices(requests, same_tokens, server_res),
         "server_choices_outside_top20": missed_choices(requests, server_res),
+        "server_errors": sum(r.error is not None for r in server_res),
         "same_token_ids": sum(a == b for a, b in zip(local_ids, server_ids, strict=True)),
         "mean_extra_local_tokens": statistics.fmean(
             len(a) - len(b) for a, b in zip(local_ids, server_ids, strict=True)
@@ -438,9 +446,17 @@ def compare_judge(
                 "local_read_like_server": b.probs,
                 "local_server_tokens": c.probs,
                 "server": d.probs,
+                "server_error": d.error,
+                "local_p_eos": float(dist[eos]),
             }
-            for r, a, b, c, d in zip(
-                requests, local, like_server, same_tokens, server_res, strict=True
+            for r, a, b, c, d, dist in zip(
+                requests,
+                local,
+                like_server,
+                same_tokens,
+                server_res,
+                server_token_dists,
+                strict=True,
             )
         ],
     }
@@ -499,8 +515,16 @@ def run(n: int, max_new_tokens: int, threads: int) -> dict[str, Any]:
             out["generation"][name] = {"summary": summarize_generations(rows), "rows": rows}
 
         judged = judge_requests(hf, prompts, [g.text for g in local_gen])
-        completions = load_backend(f"openai:{ALIAS}@{server.url}?chat=0", options)
-        assert isinstance(completions, OpenAICompatBackend)
+        # text_mode=False: a prompt without logprobs is an item error here, never a switch of
+        # the whole backend to text mode.
+        completions = OpenAICompatBackend(
+            parse_spec(f"openai:{ALIAS}@{server.url}?chat=0"),
+            api_key_env=None,
+            concurrency=1,
+            timeout=options.timeout,
+            chat=False,
+            text_mode=False,
+        )
         log = record_replies(completions, {})
         out["judge"] = {
             kind: compare_judge(hf, server, completions, log, reqs) for kind, reqs in judged.items()
@@ -567,6 +591,7 @@ def table(out: dict[str, Any]) -> str:
                     fmt(x[key], digits) + (f"/{x['both_with_mass']}" if not digits else "")
                 )
             lines.append(f"{label:<34}" + "".join(f"{c:>21}" for c in cells))
+        read = (m - judged["server_errors"]) * len(judged["rows"][0]["local"])
         for label, value in (
             ("  same prompt token ids", f"{judged['same_token_ids']}/{m}"),
             ("  extra local tokens (mean)", fmt(judged["mean_extra_local_tokens"], 1)),
@@ -574,10 +599,8 @@ def table(out: dict[str, Any]) -> str:
                 "  server prompt = its tokenization",
                 f"{judged['server_prompt_tokens_as_tokenized']}/{m}",
             ),
-            (
-                "  server choices outside top 20",
-                f"{judged['server_choices_outside_top20']}/{m * len(judged['rows'][0]['server'])}",
-            ),
+            ("  server answers without logprobs", f"{judged['server_errors']}/{m}"),
+            ("  server choices outside top 20", f"{judged['server_choices_outside_top20']}/{read}"),
         ):
             lines.append(f"{label:<34}{value:>21}")
     return "\n".join(lines)

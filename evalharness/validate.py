@@ -8,6 +8,7 @@ Records go to a run directory of their own, so the command resumes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from evalharness.analysis.bias import longer_baseline, position_stats, preference_rate
@@ -89,7 +90,9 @@ def run_validation(
         <= done
     ]
     summary = StageSummary("validate", done_before=len(done))
+    started = time.perf_counter()
     judge_in_chunks(store, todo, judge.compare, "validate", 2, summary)
+    summary.seconds = time.perf_counter() - started
     records = [
         r
         for r in store.read(PairwiseRecord)
