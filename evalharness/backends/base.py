@@ -62,8 +62,9 @@ class ChoiceRequest:
     ``messages`` are rendered through the chat template (if the model has one) with the
     assistant turn opened, then ``answer_prefix`` (for example ``"Score:"``) is appended, and
     the distribution over the next token is read. Without ``messages``, ``prompt`` is used
-    as the exact text. ``group`` is a hint: requests of one group share a long prefix
-    (one response read for several criteria), so a backend may compute it once.
+    as the exact text. ``group`` is a hint for backends that cannot see tokens:
+    requests of one group share a long prefix (one response read for several criteria).
+    The local backend finds shared prefixes from the tokens themselves.
 
     A choice matches the tokens ``choice`` and ``" " + choice`` (and other leading-space
     forms a tokenizer uses), summed.

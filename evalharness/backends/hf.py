@@ -349,14 +349,12 @@ class HFBackend(Backend):
     ) -> list[Distribution]:
         """Shared prefix once, group prefix once per group, then each suffix; last logits only."""
         out: list[Distribution | None] = [None] * len(requests)
-        groups: dict[str, list[int]] = {}
-        for index, request in enumerate(requests):
-            groups.setdefault(request.group or f"#{index}", []).append(index)
         with torch.inference_mode():
             started = time.perf_counter()
             shared_len, root_cache = self._root_prefix(token_lists)
             root_seconds = time.perf_counter() - started
-            for members in groups.values():
+            groups = _prefix_groups(token_lists, shared_len)
+            for members in groups:
                 started = time.perf_counter()
                 lists = [token_lists[i] for i in members]
                 group_len = _common_prefix_len(lists) if len(lists) > 1 else shared_len
@@ -387,6 +385,26 @@ class HFBackend(Backend):
 
 def _starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
     return len(ids) > len(prefix) and tuple(ids[: len(prefix)]) == prefix
+
+
+MIN_GROUP_PREFIX = 16
+"""Requests sharing at least this many tokens beyond the common root are computed as a group."""
+
+
+def _prefix_groups(token_lists: list[list[int]], root_len: int) -> list[list[int]]:
+    """Indices grouped by a shared prefix beyond the root (one response read for all its
+    criteria; one answer in slot A compared with several others), found by sorting."""
+    order = sorted(range(len(token_lists)), key=lambda i: token_lists[i])
+    groups: list[list[int]] = []
+    for index in order:
+        if groups:
+            first = token_lists[groups[-1][0]]
+            shared = _common_prefix_len([first, token_lists[index]])
+            if shared - root_len >= MIN_GROUP_PREFIX:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups
 
 
 def _common_prefix_len(lists: list[list[int]]) -> int:
