@@ -47,10 +47,7 @@ def generate(run_dir: str | None, overwrite: bool, **flags: Any) -> None:
     with store.claim():
         items = prepare_run(store, config, overwrite)
         summary = run_generate(store, config, items)
-    click.echo(
-        f"generate: {summary.written} new records, {summary.done_before} already done, "
-        f"{summary.failed} failed, {summary.seconds:.1f}s -> {store.path('generations.jsonl')}"
-    )
+    click.echo(f"{summary.line()} -> {store.path('generations.jsonl')}")
 
 
 @cli.command()
@@ -63,10 +60,7 @@ def judge(run_dir: str, **flags: Any) -> None:
 
     store, config = run_dir_from_manifest(run_dir, flags)
     summary = run_judge(store, config)
-    click.echo(
-        f"judge: {summary.written} new records, {summary.done_before} already done, "
-        f"{summary.failed} failed, {summary.seconds:.1f}s"
-    )
+    click.echo(summary.line())
 
 
 @cli.command()
@@ -86,7 +80,7 @@ def bias(run_dir: str, **flags: Any) -> None:
 
     store, config = run_dir_from_manifest(run_dir, flags)
     summary = run_probes(store, config)
-    click.echo(f"bias: {summary.written} new records, {summary.seconds:.1f}s")
+    click.echo(summary.line())
     write_analysis(store, config)
     click.echo(f"analysis -> {store.path('analysis.json')}")
 

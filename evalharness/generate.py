@@ -7,7 +7,7 @@ import json
 import random
 from dataclasses import dataclass
 
-from evalharness.backends import BackendOptions, load_backend, release_backend
+from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
 from evalharness.backends.base import Backend, GenerationRequest
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
@@ -40,6 +40,7 @@ def backend_options(config: RunConfig) -> BackendOptions:
         concurrency=config.concurrency,
         max_retries=config.max_retries,
         timeout=config.timeout,
+        server_extra=freeze_extra(config.server_extra),
     )
 
 
@@ -114,6 +115,13 @@ class StageSummary:
     written: int = 0
     failed: int = 0
     seconds: float = 0.0
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"{self.stage}: {self.written} new records, {self.done_before} already done, "
+            f"{self.failed} failed, {self.seconds:.1f}s"
+        )
 
 
 def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) -> StageSummary:

@@ -65,6 +65,20 @@ class PairItem:
     text_y: str
 
 
+def _request(
+    template: PromptTemplate, values: dict[str, str], key: str, group: str, context: tuple[str, ...]
+) -> ChoiceRequest:
+    """A choice request rendered from a template; ``context`` names the values to pass along."""
+    return ChoiceRequest(
+        key=key,
+        choices=tuple(template.choices),
+        messages=template.render(**values),
+        answer_prefix=template.answer_prefix,
+        group=group,
+        context=tuple((name, values[name]) for name in context),
+    )
+
+
 class Judge:
     """A backend plus a rubric and two prompt templates."""
 
@@ -110,17 +124,12 @@ class Judge:
                     "criterion_levels": levels,
                 }
                 requests.append(
-                    ChoiceRequest(
+                    _request(
+                        self.pointwise,
+                        values,
                         key=f"{item.prompt_id}/{item.subject}/{criterion.name}",
-                        choices=tuple(self.pointwise.choices),
-                        messages=self.pointwise.render(**values),
-                        answer_prefix=self.pointwise.answer_prefix,
                         group=f"{item.prompt_id}/{item.subject}",
-                        context=(
-                            ("instruction", item.instruction),
-                            ("response", item.response),
-                            ("criterion", criterion.name),
-                        ),
+                        context=("instruction", "response", "criterion_name"),
                     )
                 )
         return requests
@@ -140,17 +149,12 @@ class Judge:
                     "response_b": b,
                 }
                 requests.append(
-                    ChoiceRequest(
+                    _request(
+                        self.pairwise,
+                        values,
                         key=f"{item.prompt_id}/{item.comparison}/{order}",
-                        choices=tuple(self.pairwise.choices),
-                        messages=self.pairwise.render(**values),
-                        answer_prefix=self.pairwise.answer_prefix,
                         group=f"{item.prompt_id}/{item.comparison}",
-                        context=(
-                            ("instruction", item.instruction),
-                            ("response_a", a),
-                            ("response_b", b),
-                        ),
+                        context=("instruction", "response_a", "response_b"),
                     )
                 )
         return requests
