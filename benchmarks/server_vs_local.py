@@ -9,12 +9,16 @@ the Q4_1 GGUF's quantized kernels, transformers with the same weights dequantize
 
 1. Greedy chat generation of the default prompt set through both backends (the server through
    ``/chat/completions``), once with the server's default sampling settings and once with
-   ``repeat_penalty: 1.0`` (llama-cpp-python's server applies 1.1 unless told otherwise).
+   ``server_extra: {repeat_penalty: 1.0}`` (llama-cpp-python's server applies 1.1 unless told
+   otherwise).
 2. Judge choice probabilities: pairwise and pointwise judge prompts rendered once with the
    local chat template and sent as the exact same text to both backends (the server through
-   ``/completions``). A third column reads the *local* next-token distribution the way the
-   server backend reads a server's answer (top-20 first tokens only), which separates what the
-   quantized kernels change from what the reading rule changes.
+   ``/completions``, with ``repeat_penalty: 1.0`` and ``text_mode`` left unset);
+   ``pointwise_space`` repeats the pointwise prompts ending in ``"Score: "``. Two more columns
+   read the *local* next-token distribution the way the server backend reads a server's
+   answer (the top-20 first tokens, plus the top 20 after each likely bare space token), on
+   the local and on the server's token ids, which separates what the quantized kernels change
+   from what the reading rule and the tokenization change.
 
 The server listens on 127.0.0.1 only and is stopped in a ``finally``.
 """
@@ -43,7 +47,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalharness.backends import BackendOptions, load_backend  # noqa: E402
+from evalharness.backends import BackendOptions, freeze_extra, load_backend  # noqa: E402
 from evalharness.backends.base import (  # noqa: E402
     ChoiceRequest,
     ChoiceResult,
@@ -54,7 +58,9 @@ from evalharness.backends.hf import HFBackend  # noqa: E402
 from evalharness.backends.http_client import Reply  # noqa: E402
 from evalharness.backends.openai_compat import (  # noqa: E402
     OpenAICompatBackend,
-    parse_choice_logprobs,
+    add_followed,
+    match_choices,
+    space_tokens,
 )
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem  # noqa: E402
 from evalharness.modelstore import builtin_gguf  # noqa: E402
@@ -68,6 +74,7 @@ ALIAS = "smollm2"
 TOP_LOGPROBS = 20
 READY_TIMEOUT = 180.0
 FILLER = "Here is a short answer."
+NO_PENALTY = {"repeat_penalty": 1.0}
 
 
 # ---------------------------------------------------------------------------- server
@@ -159,15 +166,14 @@ def running_server(threads: int) -> Iterator[LlamaServer]:
             server.stop()
 
 
-def record_replies(backend: OpenAICompatBackend, extra: dict[str, Any]) -> list[dict[str, Any]]:
-    """Add ``extra`` fields to every request body of ``backend``; return the (body, reply) log."""
+def record_replies(backend: OpenAICompatBackend) -> list[dict[str, Any]]:
+    """Log every request body of ``backend`` with its reply; return the (growing) log."""
     post = backend.transport.post_json
     log: list[dict[str, Any]] = []
 
     def posting(path: str, payload: dict[str, Any]) -> Reply:
-        body = {**payload, **extra}
-        reply = post(path, body)
-        log.append({"request": body, "reply": reply.body})
+        reply = post(path, payload)
+        log.append({"request": payload, "reply": reply.body})
         return reply
 
     backend.transport.post_json = posting  # type: ignore[method-assign]
@@ -322,22 +328,33 @@ def judge_requests(
     return {"pairwise": pairwise, "pointwise": pointwise, "pointwise_space": spaced}
 
 
-def read_like_server(
-    hf: HFBackend, probs: torch.Tensor, choices: tuple[str, ...], top: int = TOP_LOGPROBS
-) -> ChoiceResult:
-    """A local next-token distribution read as the server backend reads a server's answer.
-
-    Only the ``top`` most likely first tokens count (as llama.cpp's ``logprobs: top``), keyed
-    by their text and matched by :func:`parse_choice_logprobs`; two-token spellings such as
-    ``" " + "3"`` are not followed.
-    """
-    logprobs = torch.log(probs)
-    values, indices = torch.topk(logprobs, top)
+def top_table(hf: HFBackend, probs: torch.Tensor, top: int = TOP_LOGPROBS) -> dict[str, float]:
+    """The ``top`` most likely next tokens as text → logprob, as llama.cpp's ``logprobs: top``."""
+    values, indices = torch.topk(torch.log(probs), top)
     table: dict[str, float] = {}
     for value, index in zip(values.tolist(), indices.tolist(), strict=True):
         table[hf.tokenizer.decode([index])] = value
-    body = {"choices": [{"text": "", "logprobs": {"top_logprobs": [table]}}]}
-    return ChoiceResult(parse_choice_logprobs(body, False, choices))
+    return table
+
+
+def read_like_server(
+    hf: HFBackend,
+    probs: torch.Tensor,
+    choices: tuple[str, ...],
+    after: Callable[[str], torch.Tensor],
+) -> ChoiceResult:
+    """A local next-token distribution read as the server backend reads a server's answer.
+
+    Only the 20 most likely first tokens count, matched by the backend's own rule; for each
+    likely bare space token among them (the backend's :func:`space_tokens`), the 20 most
+    likely tokens of ``after(space)`` (the distribution after the prompt plus that text) are
+    read too and added, weighted by the space's probability.
+    """
+    first = top_table(hf, probs)
+    result = match_choices(first, choices)
+    for space, p_space in space_tokens(first):
+        result = add_followed(result, p_space, match_choices(top_table(hf, after(space)), choices))
+    return ChoiceResult(result)
 
 
 def normalized(result: ChoiceResult) -> dict[str, float] | None:
@@ -376,7 +393,7 @@ def compare_choices(
 
 
 def missed_choices(requests: Sequence[ChoiceRequest], server: Sequence[ChoiceResult]) -> int:
-    """Choices the server reading gave 0.0 (outside its top-20 first tokens), errors left out."""
+    """Choices the server reading gave 0.0 (outside every top 20 it read), errors left out."""
     return sum(
         r.probs.get(c, 0.0) == 0.0
         for req, r in zip(requests, server, strict=True)
@@ -398,7 +415,7 @@ def compare_judge(
     """Four readings of the same exact prompts, compared with the server backend's.
 
     ``local``: the local backend. ``local_read_like_server``: the local model on its own
-    tokens, read with the server backend's top-20 first-token rule.
+    tokens, read with the server backend's rule (top 20, bare spaces followed).
     ``local_server_tokens``: the same on the server's token ids. ``server``: the server backend.
     The last comparison differs only by the arithmetic (quantized kernels vs fp32). ``log``
     is the server backend's request log (from :func:`record_replies`).
@@ -410,11 +427,19 @@ def compare_judge(
     server_ids = [server.tokenize(r.prompt or "") for r in requests]
     local_dists = [next_token_probs(hf, ids) for ids in local_ids]
     server_token_dists = [next_token_probs(hf, ids) for ids in server_ids]
+
+    def local_after(text: str) -> Callable[[str], torch.Tensor]:
+        return lambda space: next_token_probs(hf, hf.tokenizer(text + space)["input_ids"])
+
+    def server_after(text: str) -> Callable[[str], torch.Tensor]:
+        return lambda space: next_token_probs(hf, server.tokenize(text + space))
+
     like_server = [
-        read_like_server(hf, d, r.choices) for r, d in zip(requests, local_dists, strict=True)
+        read_like_server(hf, d, r.choices, local_after(r.prompt or ""))
+        for r, d in zip(requests, local_dists, strict=True)
     ]
     same_tokens = [
-        read_like_server(hf, d, r.choices)
+        read_like_server(hf, d, r.choices, server_after(r.prompt or ""))
         for r, d in zip(requests, server_token_dists, strict=True)
     ]
     eos = hf.tokenizer.eos_token_id
@@ -425,6 +450,9 @@ def compare_judge(
         "local_server_tokens_vs_server": compare_choices(requests, same_tokens, server_res),
         "server_choices_outside_top20": missed_choices(requests, server_res),
         "server_errors": sum(r.error is not None for r in server_res),
+        "server_error_messages": sorted({r.error for r in server_res if r.error}),
+        "server_with_mass": sum(r.error is None and r.mass > 0 for r in server_res),
+        "server_requests": len(log),
         "same_token_ids": sum(a == b for a, b in zip(local_ids, server_ids, strict=True)),
         "mean_extra_local_tokens": statistics.fmean(
             len(a) - len(b) for a, b in zip(local_ids, server_ids, strict=True)
@@ -507,29 +535,35 @@ def run(n: int, max_new_tokens: int, threads: int) -> dict[str, Any]:
         chat = load_backend(f"openai:{ALIAS}@{server.url}", options)
         assert isinstance(chat, OpenAICompatBackend)
         shipped, out["server_generate_s"] = timed(lambda: chat.generate(requests))
-        record_replies(chat, {"repeat_penalty": 1.0})
-        plain = chat.generate(requests)
+        options = replace(options, server_extra=freeze_extra(NO_PENALTY))
+        chat_plain = load_backend(f"openai:{ALIAS}@{server.url}", options)
+        assert isinstance(chat_plain, OpenAICompatBackend)
+        sent = record_replies(chat_plain)
+        plain = chat_plain.generate(requests)
+        assert all(e["request"]["repeat_penalty"] == 1.0 for e in sent)
         out["generation"] = {}
         for name, results in (("server_defaults", shipped), ("repeat_penalty_1", plain)):
             rows = compare_generations(hf, requests, local_gen, results)
             out["generation"][name] = {"summary": summarize_generations(rows), "rows": rows}
 
         judged = judge_requests(hf, prompts, [g.text for g in local_gen])
-        # text_mode=False: a prompt without logprobs is an item error here, never a switch of
-        # the whole backend to text mode.
+        # text_mode left unset: an answer without a first token (end-of-sequence) must stay
+        # that item's error and never switch the backend to text mode.
         completions = OpenAICompatBackend(
             parse_spec(f"openai:{ALIAS}@{server.url}?chat=0"),
             api_key_env=None,
             concurrency=1,
             timeout=options.timeout,
             chat=False,
-            text_mode=False,
+            extra_body=NO_PENALTY,
         )
-        log = record_replies(completions, {})
+        log = record_replies(completions)
         out["judge"] = {
             kind: compare_judge(hf, server, completions, log, reqs) for kind, reqs in judged.items()
         }
+        out["judge_text_mode_auto"] = bool(completions.info.details.get("text_mode_auto"))
         chat.close()
+        chat_plain.close()
         completions.close()
     return out
 
@@ -599,10 +633,15 @@ def table(out: dict[str, Any]) -> str:
                 "  server prompt = its tokenization",
                 f"{judged['server_prompt_tokens_as_tokenized']}/{m}",
             ),
-            ("  server answers without logprobs", f"{judged['server_errors']}/{m}"),
-            ("  server choices outside top 20", f"{judged['server_choices_outside_top20']}/{read}"),
+            ("  server item errors", f"{judged['server_errors']}/{m}"),
+            ("  server judgments with mass", f"{judged['server_with_mass']}/{m}"),
+            ("  server requests sent", str(judged["server_requests"])),
+            ("  server choices read as 0.0", f"{judged['server_choices_outside_top20']}/{read}"),
         ):
             lines.append(f"{label:<34}{value:>21}")
+        for message in judged["server_error_messages"]:
+            lines.append(f"    error: {message}")
+    lines.append(f"judge backend switched to text mode: {out['judge_text_mode_auto']}")
     return "\n".join(lines)
 
 

@@ -47,6 +47,7 @@ class RunConfig:
     concurrency: int = 4
     max_retries: int = 4
     timeout: float = 60.0
+    server_extra: dict[str, Any] = field(default_factory=dict)
     gates: dict[str, float] = field(default_factory=dict)
 
     def with_overrides(self, **values: Any) -> RunConfig:
@@ -68,7 +69,7 @@ class RunConfig:
         """Hash of everything that decides the generations (a run directory holds one)."""
         keys = (
             "base", "tuned", "sample", "seed", "max_new_tokens", "temperature", "top_p",
-            "system_prompt", "completion_frame", "stop", "quantize",
+            "system_prompt", "completion_frame", "stop", "quantize", "server_extra",
         )  # fmt: skip
         data = {k: self.to_dict()[k] for k in keys}
         data["prompt_hash"] = prompt_hash
@@ -111,6 +112,11 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
                 )
             if isinstance(limit, bool) or not isinstance(limit, (int, float)):
                 raise ConfigError(f"{where}.{gate} must be a number")
+    elif key == "server_extra":
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(
+                f"{where} must be a mapping of request fields to values, got {value!r}"
+            )
     elif key == "sample":
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1

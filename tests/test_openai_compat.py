@@ -11,6 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from evalharness.backends import BackendOptions, clear_loaded, freeze_extra, load_backend
 from evalharness.backends.base import ChoiceRequest, GenerationRequest
 from evalharness.backends.http_client import (
     HttpTransport,
@@ -22,15 +23,19 @@ from evalharness.backends.openai_compat import (
     NoLogprobsError,
     OpenAICompatBackend,
     ResponseFormatError,
+    add_followed,
     build_chat_request,
     build_completion_request,
     normalize_token,
     parse_choice_logprobs,
     parse_generation,
     parse_last_verdict,
+    parse_top_logprobs,
+    space_tokens,
     with_choice_instruction,
 )
-from evalharness.errors import BackendError, ModelError
+from evalharness.config import load_config
+from evalharness.errors import BackendError, ConfigError, ModelError
 from evalharness.specs import parse_spec
 
 KEY = "sk-test-SECRET-0123456789"
@@ -622,3 +627,264 @@ def test_verify_model_tolerates_servers_without_listing():
 
     [result] = make_backend(handler, verify_model=True).generate([gen("k")])
     assert result.text == "ok"
+
+
+# ---------------------------------------------------------------------------- extra body
+
+
+def test_extra_body_merged_into_every_request():
+    bodies: list[tuple[str, dict]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append((request.url.path, body))
+        if "prompt" in body:
+            top = {" ": math.log(0.5), "4": math.log(0.2)}
+            return httpx.Response(200, json=completion_logprob_body(top))
+        if body.get("logprobs"):
+            return httpx.Response(200, json=chat_logprob_body({"4": math.log(0.9)}))
+        return httpx.Response(200, json=chat_body("Score: 4"))
+
+    extra = {"repeat_penalty": 1.0, "min_p": 0.0}
+    backend = make_backend(handler, extra_body=extra, concurrency=1)
+    msgs = ({"role": "user", "content": "Rate it."},)
+    backend.generate([gen("g")])
+    backend.choice_probs(
+        [
+            ChoiceRequest("chat", ("4", "5"), messages=msgs),
+            ChoiceRequest("prompt", ("4", "5"), prompt="Score:"),
+        ]
+    )
+    make_backend(handler, extra_body=extra, text_mode=True).choice_probs(
+        [ChoiceRequest("text", ("4", "5"), messages=msgs)]
+    )
+    paths = [path for path, _ in bodies]
+    # generation, chat read, completions read + its space follow-up, text mode
+    assert paths == [
+        "/chat/completions", "/chat/completions", "/completions", "/completions",
+        "/chat/completions",
+    ]  # fmt: skip
+    for _, body in bodies:
+        assert body["repeat_penalty"] == 1.0 and body["min_p"] == 0.0
+    assert backend.info.details["extra_body"] == extra
+    assert extra == {"repeat_penalty": 1.0, "min_p": 0.0}  # input untouched
+
+
+@pytest.mark.parametrize("field", ["temperature", "max_tokens", "prompt", "logprobs"])
+def test_extra_body_cannot_replace_harness_fields(field):
+    with pytest.raises(BackendError, match=f"server_extra: '{field}' is set by the harness"):
+        make_backend(lambda r: httpx.Response(200, json=chat_body("x")), extra_body={field: 1})
+
+
+def test_extra_body_must_be_json_data():
+    with pytest.raises(BackendError, match="server_extra: values must be JSON data"):
+        make_backend(lambda r: httpx.Response(200), extra_body={"x": object()})
+
+
+def test_extra_body_holding_the_key_is_redacted_in_info(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    backend = make_backend(
+        lambda r: httpx.Response(200), api_key_env="OPENAI_API_KEY", extra_body={"user": KEY}
+    )
+    assert KEY not in json.dumps(backend.info.details)
+    assert backend.info.details["extra_body"] == {"user": "***"}
+
+
+def test_server_extra_config_and_backend_options(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("judge: fake:j\nserver_extra:\n  repeat_penalty: 1.0\n  stop_words: [a]\n")
+    config = load_config(good)
+    assert config.server_extra == {"repeat_penalty": 1.0, "stop_words": ["a"]}
+    frozen = freeze_extra(config.server_extra)
+    assert frozen == (("repeat_penalty", "1.0"), ("stop_words", '["a"]'))
+    hash(BackendOptions(server_extra=frozen))  # stays usable as a cache key
+    backend = load_backend(f"openai:m1@{URL}", BackendOptions(server_extra=frozen))
+    try:
+        assert isinstance(backend, OpenAICompatBackend)
+        assert backend.extra_body == {"repeat_penalty": 1.0, "stop_words": ["a"]}
+    finally:
+        clear_loaded()
+    assert config.to_dict()["server_extra"] == {"repeat_penalty": 1.0, "stop_words": ["a"]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 1\nserver_extra: 1.0\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: server_extra must be a mapping"):
+        load_config(bad)
+    bad.write_text("server_extra: [repeat_penalty]\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:1: server_extra must be a mapping"):
+        load_config(bad)
+
+
+# ---------------------------------------------------------------------------- space path
+
+
+def test_space_tokens_picks_bare_spaces_above_floor():
+    table = {
+        " ": math.log(0.5),
+        "Ġ": math.log(0.1),  # the same text as " ": summed
+        "  ": math.log(0.2),
+        "\t": math.log(0.15),
+        "\n": math.log(0.3),  # a line break is not followed
+        " 3": math.log(0.4),  # not whitespace-only
+    }
+    found = space_tokens(table)
+    assert [text for text, _ in found] == [" ", "  "]
+    assert found[0][1] == pytest.approx(0.6) and found[1][1] == pytest.approx(0.2)
+    assert [t for t, _ in space_tokens(table, limit=5)] == [" ", "  ", "\t"]
+    assert space_tokens({"▁": math.log(0.005)}) == []
+    assert space_tokens({"▁": math.log(0.05)}, floor=0.01)[0][0] == " "
+
+
+def test_add_followed_multiplies_and_adds():
+    probs = {"3": 0.1, "4": 0.0}
+    out = add_followed(probs, 0.5, {"3": 0.4, "4": 0.2})
+    assert out == pytest.approx({"3": 0.1 + 0.5 * 0.4, "4": 0.5 * 0.2})
+    assert probs == {"3": 0.1, "4": 0.0}
+
+
+def space_then_digit_handler(first: dict[str, float], after: dict[str, dict[str, float]], log):
+    """Completions server: ``first`` after the prompt, ``after[suffix]`` after prompt+suffix."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["prompt"]
+        log.append(prompt)
+        for suffix, top in after.items():
+            if prompt.endswith("Score:" + suffix):
+                return httpx.Response(200, json=completion_logprob_body(top))
+        return httpx.Response(200, json=completion_logprob_body(first))
+
+    return handler
+
+
+def test_prompt_ending_in_colon_reads_choices_after_the_space():
+    prompts: list[str] = []
+    first = {" ": math.log(0.8), "\n": math.log(0.1), "The": math.log(0.05)}
+    after = {" ": {"3": math.log(0.5), "4": math.log(0.3), " 5": math.log(0.05)}}
+    backend = make_backend(space_then_digit_handler(first, after, prompts))
+    choices = ("1", "2", "3", "4", "5")
+    [result] = backend.choice_probs(
+        [ChoiceRequest("c", choices, prompt="Rate it.\n", answer_prefix="Score:")]
+    )
+    assert prompts == ["Rate it.\nScore:", "Rate it.\nScore: "]
+    assert result.error is None and result.rendered_prompt == "Rate it.\nScore:"
+    assert result.probs == pytest.approx(
+        {"1": 0.0, "2": 0.0, "3": 0.8 * 0.5, "4": 0.8 * 0.3, "5": 0.8 * 0.05}
+    )
+    assert result.mass == pytest.approx(0.8 * 0.85)
+
+
+def test_space_path_adds_to_first_token_matches():
+    prompts: list[str] = []
+    first = {"4": math.log(0.3), " ": math.log(0.4), "Ġ": math.log(0.1), "  ": math.log(0.02)}
+    after = {
+        "  ": {"5": math.log(0.5)},
+        " ": {"4": math.log(0.6), "5": math.log(0.2)},
+    }
+    backend = make_backend(space_then_digit_handler(first, after, prompts), concurrency=1)
+    [result] = backend.choice_probs([ChoiceRequest("c", ("4", "5"), prompt="Score:")])
+    assert prompts == ["Score:", "Score: ", "Score:  "]  # " " + "Ġ" merged, most likely first
+    assert result.probs == pytest.approx({"4": 0.3 + 0.5 * 0.6, "5": 0.5 * 0.2 + 0.02 * 0.5})
+
+
+def test_space_path_not_taken_below_floor_or_in_chat():
+    prompts: list[str] = []
+    first = {"3": math.log(0.9), " ": math.log(0.005)}
+    backend = make_backend(space_then_digit_handler(first, {" ": {"3": 0.0}}, prompts))
+    [result] = backend.choice_probs([ChoiceRequest("c", ("3",), prompt="Score:")])
+    assert prompts == ["Score:"] and result.probs == pytest.approx({"3": 0.9})
+
+    bodies: list[dict] = []
+
+    def chat_handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=chat_logprob_body({" ": math.log(0.7), "3": math.log(0.2)}))
+
+    msgs = ({"role": "user", "content": "Rate it."},)
+    [chat] = make_backend(chat_handler).choice_probs(
+        [ChoiceRequest("c", ("3",), messages=msgs, answer_prefix="Score:")]
+    )
+    assert len(bodies) == 1 and chat.probs == pytest.approx({"3": 0.2})
+
+
+def test_space_path_failure_is_an_item_error():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["prompt"].endswith(" "):
+            return httpx.Response(400, text="bad prompt")
+        return httpx.Response(200, json=completion_logprob_body({" ": math.log(0.9)}))
+
+    [result] = make_backend(handler).choice_probs([ChoiceRequest("c", ("3",), prompt="Score:")])
+    assert result.probs == {}
+    assert result.error == f"HTTP 400 from {URL}/completions: bad prompt (after ' ')"
+
+
+# ---------------------------------------------------------------------------- end of sequence
+
+
+def eos_completion_body() -> dict:
+    logprobs = {"tokens": [], "text_offset": [], "token_logprobs": [], "top_logprobs": []}
+    return {"choices": [{"text": "", "logprobs": logprobs, "finish_reason": "stop"}]}
+
+
+def eos_chat_body() -> dict:
+    message = {"role": "assistant", "content": ""}
+    logprobs = {"content": [], "refusal": None}
+    return {"choices": [{"message": message, "logprobs": logprobs, "finish_reason": "stop"}]}
+
+
+def test_parse_top_logprobs_empty_list_is_not_missing_logprobs():
+    assert parse_top_logprobs(eos_completion_body(), chat=False) == {}
+    assert parse_top_logprobs(eos_chat_body(), chat=True) == {}
+    assert parse_choice_logprobs(eos_completion_body(), False, ("A", "B")) == {"A": 0.0, "B": 0.0}
+    no_content = {"choices": [{"message": {"content": "A"}, "logprobs": {"content": None}}]}
+    with pytest.raises(NoLogprobsError, match=r"logprobs.content"):
+        parse_top_logprobs(no_content, chat=True)
+    no_top = {"choices": [{"text": "A", "logprobs": {"tokens": ["A"]}}]}
+    with pytest.raises(NoLogprobsError, match=r"logprobs.top_logprobs"):
+        parse_top_logprobs(no_top, chat=False)
+    with pytest.raises(ResponseFormatError, match=r"top_logprobs is not a list"):
+        parse_top_logprobs({"choices": [{"logprobs": {"top_logprobs": "x"}}]}, chat=False)
+
+
+@pytest.mark.parametrize("via", ["prompt", "chat"])
+def test_end_of_sequence_first_is_one_item_error_not_a_mode_switch(via):
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        text = body.get("prompt") or body["messages"][-1]["content"]
+        if "stop here" in text:
+            return httpx.Response(
+                200, json=eos_chat_body() if via == "chat" else eos_completion_body()
+            )
+        top = {"A": math.log(0.6), "B": math.log(0.3)}
+        if via == "chat":
+            return httpx.Response(200, json=chat_logprob_body(top))
+        return httpx.Response(200, json=completion_logprob_body(top))
+
+    def request(key: str, text: str) -> ChoiceRequest:
+        if via == "chat":
+            return ChoiceRequest(key, ("A", "B"), messages=({"role": "user", "content": text},))
+        return ChoiceRequest(key, ("A", "B"), prompt=text)
+
+    backend = make_backend(handler, concurrency=1)  # text_mode left unset
+    results = backend.choice_probs([request("eos", "stop here"), request("ok", "go on")])
+    eos, ok = results
+    assert eos.probs == {} and eos.text is None
+    assert eos.error == (
+        f"no next-token distribution from {URL}/{'chat/' if via == 'chat' else ''}completions: "
+        "the server generated no token (end-of-sequence first)"
+    )
+    assert ok.error is None and ok.probs == pytest.approx({"A": 0.6, "B": 0.3})
+    assert [b["max_tokens"] for b in bodies] == [1, 1]  # never a text-mode request
+    assert "text_mode_auto" not in backend.info.details
+
+
+def test_end_of_sequence_after_the_space_contributes_nothing():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["prompt"].endswith(" "):
+            return httpx.Response(200, json=eos_completion_body())
+        top = {" ": math.log(0.5), "3": math.log(0.2)}
+        return httpx.Response(200, json=completion_logprob_body(top))
+
+    [result] = make_backend(handler).choice_probs([ChoiceRequest("c", ("3",), prompt="Score:")])
+    assert result.error is None and result.probs == pytest.approx({"3": 0.2})

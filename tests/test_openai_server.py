@@ -32,6 +32,8 @@ pytestmark = pytest.mark.server
 
 ALIAS = "smollm2"
 READY_TIMEOUT = 120.0
+NO_PENALTY = {"repeat_penalty": 1.0}  # llama.cpp penalizes repeats by default, even greedy
+CHOICES = ("1", "2", "3", "4", "5")
 
 
 def free_port() -> int:
@@ -118,6 +120,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
 def backend_for(url: str, **kwargs: object) -> OpenAICompatBackend:
     kwargs.setdefault("api_key_env", None)
     kwargs.setdefault("timeout", 60.0)
+    kwargs.setdefault("extra_body", NO_PENALTY)
     return OpenAICompatBackend(parse_spec(f"openai:{ALIAS}@{url}"), **kwargs)  # type: ignore[arg-type]
 
 
@@ -125,6 +128,24 @@ def ask(key: str, text: str, max_new_tokens: int = 12) -> GenerationRequest:
     return GenerationRequest(
         key=key, messages=({"role": "user", "content": text},), max_new_tokens=max_new_tokens
     )
+
+
+def chatml(user: str, reply: str = "") -> str:
+    """SmolLM2's chat template by hand: one user turn and an open assistant turn."""
+    return f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{reply}"
+
+
+def logged(backend: OpenAICompatBackend) -> list[dict]:
+    """Record the body of every request ``backend`` sends."""
+    bodies: list[dict] = []
+    post_json = backend.transport.post_json
+
+    def posting(path: str, payload: dict) -> Reply:
+        bodies.append(payload)
+        return post_json(path, payload)
+
+    backend.transport.post_json = posting  # type: ignore[method-assign]
+    return bodies
 
 
 PAIR_MESSAGES = (
@@ -157,6 +178,52 @@ def test_completion_on_plain_prompt(llama: LlamaServer) -> None:
     assert result.error is None, result.error
     assert result.text and result.output_tokens == 6 and result.finish_reason == "length"
     assert result.rendered_prompt == "The capital of France is"
+
+
+def test_greedy_without_repeat_penalty_takes_the_argmax(llama: LlamaServer) -> None:
+    prompt = chatml("Write the word 'red' five times, then the word 'blue' five times.")
+    body = {"model": ALIAS, "prompt": prompt, "max_tokens": 24, "temperature": 0.0,
+            "top_p": 1.0, "logprobs": 1, **NO_PENALTY}  # fmt: skip
+    choice = httpx.post(f"{llama.url}/completions", json=body, timeout=60.0).json()["choices"][0]
+    logprobs = choice["logprobs"]
+    assert logprobs["tokens"]
+    for chosen, top in zip(logprobs["token_logprobs"], logprobs["top_logprobs"], strict=True):
+        assert chosen == pytest.approx(max(top.values()), abs=1e-5)  # greedy: the argmax
+    backend = backend_for(llama.url)
+    [result] = backend.generate([GenerationRequest(key="g", prompt=prompt, max_new_tokens=24)])
+    assert result.error is None and result.text == choice["text"]
+
+
+def test_pointwise_prompt_ending_in_colon_reads_through_the_space(llama: LlamaServer) -> None:
+    # SmolLM2's next token after "Score:" is a bare space; the digit comes second
+    prompt = chatml(
+        "Rate the answer from 1 (useless) to 5 (perfect).\n\nQuestion: What is 2+2?\n"
+        "Answer: 2+2 is 4.\n\nReply as 'Score: N'.",
+    )
+    backend = backend_for(llama.url, text_mode=False)
+    bodies = logged(backend)
+    [result] = backend.choice_probs(
+        [ChoiceRequest("p", CHOICES, prompt=prompt, answer_prefix="Score:")]
+    )
+    assert result.error is None, result.error
+    assert [b["prompt"] for b in bodies][:2] == [prompt + "Score:", prompt + "Score: "]
+    assert all(b["repeat_penalty"] == 1.0 for b in bodies)
+    assert result.mass > 0.1
+
+
+def test_end_of_sequence_first_fails_that_item_only(llama: LlamaServer) -> None:
+    # after a finished reply the most likely next token is <|im_end|>: llama.cpp generates
+    # nothing and returns an empty top_logprobs list
+    done = ChoiceRequest("done", ("A", "B"), prompt=chatml("Say OK.", "OK."))
+    pair = ChoiceRequest("pair", ("A", "B"), messages=PAIR_MESSAGES, answer_prefix="Better:")
+    backend = backend_for(llama.url, concurrency=1)  # text_mode left unset
+    eos, ok = backend.choice_probs([done, pair])
+    assert eos.probs == {} and eos.text is None
+    assert eos.error is not None and eos.error.endswith(
+        "the server generated no token (end-of-sequence first)"
+    )
+    assert ok.error is None and ok.text is None and ok.mass > 0.0  # still logprobs
+    assert "text_mode_auto" not in backend.info.details
 
 
 @pytest.mark.parametrize("via", ["chat", "prompt"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from evalharness.backends.base import Backend
 from evalharness.specs import ModelSpec, parse_spec
@@ -22,6 +25,12 @@ class BackendOptions:
     timeout: float = 60.0
     chat: bool | None = None
     quantize: str | None = None
+    server_extra: tuple[tuple[str, str], ...] = ()  # (field, JSON value): see freeze_extra
+
+
+def freeze_extra(extra: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """Extra request fields as hashable ``(field, JSON-encoded value)`` pairs, sorted."""
+    return tuple(sorted((str(k), json.dumps(v, sort_keys=True)) for k, v in (extra or {}).items()))
 
 
 _LOADED: dict[tuple[str, BackendOptions], Backend] = {}
@@ -49,6 +58,7 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             max_retries=options.max_retries,
             timeout=options.timeout,
             chat=spec.param("chat", "1") == "1" if options.chat is None else options.chat,
+            extra_body={k: json.loads(v) for k, v in options.server_extra},
         )
     else:
         from evalharness.backends.hf import load_hf_backend

@@ -9,20 +9,24 @@ Choice probabilities are read from the first generated token's ``top_logprobs``.
 messages the ``answer_prefix`` cannot be placed inside the assistant turn portably, so the
 last user message gets one more line asking for the bare choice (see
 :func:`with_choice_instruction`), and the first token of the reply is read. With a plain
-``prompt`` the text ``prompt + answer_prefix`` is sent to ``/completions`` exactly.
-Servers that return no logprobs are asked for a short text instead, whose last verdict
-is parsed (text mode).
+``prompt`` the text ``prompt + answer_prefix`` is sent to ``/completions`` exactly; when a
+bare space token is among the likely next tokens (``"Score:"`` → ``" "`` → ``"3"``), the
+choices are also read after it and that path is added: P(c) += P(" ") · P(c | " ").
+Servers that return no logprobs at all are asked for a short text instead, whose last
+verdict is parsed (text mode). ``extra_body`` fields (``repeat_penalty`` for llama.cpp) are
+merged into every request.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +53,23 @@ TEXT_MODE_MAX_TOKENS = 16
 
 TOKEN_MARKERS = "Ġ▁"
 """Leading-space markers of byte-level BPE (GPT-2 style) and SentencePiece vocabularies."""
+
+SPACE_CHARS = " \t" + TOKEN_MARKERS
+"""What a token may be made of to count as a bare space worth following."""
+
+MARKER_TO_SPACE = str.maketrans(dict.fromkeys(TOKEN_MARKERS, " "))
+
+FOLLOW_FLOOR = 0.01
+"""Least probability of a space token for the choices after it to be read (one request)."""
+
+FOLLOW_MAX = 2
+"""Most space tokens followed per choice read (the most likely ones)."""
+
+HARNESS_FIELDS = frozenset(
+    {"model", "messages", "prompt", "max_tokens", "temperature", "top_p", "seed", "stop",
+     "logprobs", "top_logprobs", "n", "stream", "echo"}
+)  # fmt: skip
+"""Request fields the backend sets itself; ``extra_body`` may not replace them."""
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -238,8 +259,14 @@ def normalize_token(token: str) -> str:
     return token.lstrip().lstrip(TOKEN_MARKERS).lstrip()
 
 
-def _top_logprobs(body: Any, chat: bool) -> dict[str, float]:
-    """Token → logprob at the first generated position (sampled token included)."""
+def parse_top_logprobs(body: Any, chat: bool) -> dict[str, float]:
+    """Token → logprob at the first generated position (the generated token included).
+
+    Empty when the server generated no token at all (it stopped at once: llama.cpp answers
+    an end-of-sequence first token with an empty list). Raises :class:`NoLogprobsError` only
+    when the response lacks the logprobs structure itself (the server does not give them),
+    and :class:`ResponseFormatError` when it is malformed.
+    """
     first = _first_choice(body)
     logprobs = first.get("logprobs")
     if logprobs is None:
@@ -249,9 +276,19 @@ def _top_logprobs(body: Any, chat: bool) -> dict[str, float]:
     table: dict[str, float] = {}
     if chat:
         content = logprobs.get("content")
-        if not isinstance(content, list) or not content or not isinstance(content[0], dict):
-            raise NoLogprobsError("response has no choices[0].logprobs.content[0]")
+        if content is None:
+            raise NoLogprobsError("response has no choices[0].logprobs.content")
+        if not isinstance(content, list):
+            raise ResponseFormatError(
+                "malformed response: choices[0].logprobs.content is not a list"
+            )
+        if not content:
+            return table
         entry = content[0]
+        if not isinstance(entry, dict):
+            raise ResponseFormatError(
+                "malformed response: choices[0].logprobs.content[0] is not an object"
+            )
         top = entry.get("top_logprobs") or []
         if not isinstance(top, list):
             raise ResponseFormatError(
@@ -264,8 +301,14 @@ def _top_logprobs(body: Any, chat: bool) -> dict[str, float]:
                     table.setdefault(item["token"], float(value))
     else:
         top = logprobs.get("top_logprobs")
-        if not isinstance(top, list) or not top:
-            raise NoLogprobsError("response has no choices[0].logprobs.top_logprobs[0]")
+        if top is None:
+            raise NoLogprobsError("response has no choices[0].logprobs.top_logprobs")
+        if not isinstance(top, list):
+            raise ResponseFormatError(
+                "malformed response: choices[0].logprobs.top_logprobs is not a list"
+            )
+        if not top:
+            return table
         position = top[0] or {}
         if not isinstance(position, dict):
             raise ResponseFormatError(
@@ -282,19 +325,53 @@ def _top_logprobs(body: Any, chat: bool) -> dict[str, float]:
     return table
 
 
-def parse_choice_logprobs(body: Any, chat: bool, choices: Sequence[str]) -> dict[str, float]:
-    """P(choice) at the first generated token, summed over the tokens that spell it.
+def match_choices(table: dict[str, float], choices: Sequence[str]) -> dict[str, float]:
+    """P(choice) from a token → logprob table, summed over the tokens that spell it.
 
     Tokens match a choice after :func:`normalize_token` (``"3"``, ``" 3"``, ``"▁3"`` → ``"3"``).
-    Every choice is a key (0.0 where absent). Raises :class:`NoLogprobsError` when the
-    response carries no logprobs and :class:`ResponseFormatError` when it is malformed.
+    Every choice is a key (0.0 where absent).
     """
     probs = dict.fromkeys(choices, 0.0)
-    for token, logprob in _top_logprobs(body, chat).items():
+    for token, logprob in table.items():
         key = normalize_token(token)
         if key in probs and logprob > -math.inf:
             probs[key] += math.exp(logprob)
     return probs
+
+
+def parse_choice_logprobs(body: Any, chat: bool, choices: Sequence[str]) -> dict[str, float]:
+    """P(choice) at the first generated token of a response (see :func:`match_choices`).
+
+    All 0.0 when the server generated no token. Raises :class:`NoLogprobsError` when the
+    response carries no logprobs and :class:`ResponseFormatError` when it is malformed.
+    """
+    return match_choices(parse_top_logprobs(body, chat), choices)
+
+
+def space_tokens(
+    table: dict[str, float], floor: float = FOLLOW_FLOOR, limit: int = FOLLOW_MAX
+) -> list[tuple[str, float]]:
+    """The space-only tokens of a table worth following: (text to append, probability).
+
+    A token made only of spaces, tabs and the ``Ġ`` / ``▁`` space markers counts (markers
+    become spaces in the text); line breaks do not. Spellings of the same text are summed;
+    those below ``floor`` are dropped; at most ``limit``, the most likely first.
+    """
+    found: dict[str, float] = {}
+    for token, logprob in table.items():
+        if not token or token.strip(SPACE_CHARS):
+            continue
+        text = token.translate(MARKER_TO_SPACE)
+        found[text] = found.get(text, 0.0) + math.exp(logprob)
+    ranked = sorted(found.items(), key=lambda kv: kv[1], reverse=True)
+    return [(text, p) for text, p in ranked if p >= floor][:limit]
+
+
+def add_followed(
+    probs: dict[str, float], p_space: float, after: dict[str, float]
+) -> dict[str, float]:
+    """``probs`` plus the path through a space token: P(c) += P(space) · P(c | space)."""
+    return {c: p + p_space * after.get(c, 0.0) for c, p in probs.items()}
 
 
 def parse_last_verdict(text: str, choices: Sequence[str]) -> str | None:
@@ -312,6 +389,23 @@ def parse_last_verdict(text: str, choices: Sequence[str]) -> str | None:
     return matches[-1] if matches else None
 
 
+def check_extra_body(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``extra`` as a JSON-ready dict; BackendError for a field the backend sets itself."""
+    out = dict(extra or {})
+    for key in out:
+        if not isinstance(key, str):
+            raise BackendError(f"server_extra: field names must be strings, got {key!r}")
+        if key in HARNESS_FIELDS:
+            raise BackendError(
+                f"server_extra: {key!r} is set by the harness itself and cannot be overridden"
+            )
+    try:
+        json.dumps(out)
+    except (TypeError, ValueError) as exc:
+        raise BackendError(f"server_extra: values must be JSON data ({exc})") from exc
+    return out
+
+
 # ---------------------------------------------------------------------------- backend
 
 
@@ -320,9 +414,11 @@ class OpenAICompatBackend(Backend):
 
     ``chat=True`` sends chat messages to ``/chat/completions`` (the server applies its chat
     template); ``chat=False`` renders them as a plain transcript for ``/completions``.
-    ``text_mode=None`` reads logprobs and switches to text mode when the server returns
-    none; ``True`` always uses text mode; ``False`` never does. ``max_retries`` is the
-    most attempts per request.
+    ``text_mode=None`` reads logprobs and switches to text mode when a response carries no
+    logprobs structure at all (the server does not give them); ``True`` always uses text
+    mode; ``False`` never does. ``max_retries`` is the most attempts per request.
+    ``extra_body`` holds server-specific request fields merged into every request (for
+    llama.cpp, ``{"repeat_penalty": 1.0}``); it may not set a field the backend sets itself.
     """
 
     def __init__(
@@ -340,11 +436,13 @@ class OpenAICompatBackend(Backend):
         client: httpx.Client | None = None,
         max_backoff: float = 20.0,
         verify_model: bool = True,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         if spec.kind != "openai" or not spec.urls:
             raise ModelError(f"{spec.raw!r} is not an openai:MODEL@URL spec")
         if top_logprobs < 1:
             raise BackendError(f"top_logprobs must be at least 1, got {top_logprobs}")
+        self.extra_body = check_extra_body(extra_body)
         api_key = os.environ.get(api_key_env) if api_key_env else None
         self.model = spec.target
         self.chat = chat
@@ -379,6 +477,7 @@ class OpenAICompatBackend(Backend):
                 "text_mode": text_mode,
                 "api_key_env": api_key_env,
                 "api_key_set": bool(api_key),
+                "extra_body": json.loads(self.transport.redact(json.dumps(self.extra_body))),
             },
         )
 
@@ -458,6 +557,7 @@ class OpenAICompatBackend(Backend):
                 stop=stop,
                 top_logprobs=logprobs,
             )
+            body.update(self.extra_body)
             return "/chat/completions", body, True
         text = self.render(messages, prompt)
         body = build_completion_request(
@@ -470,6 +570,7 @@ class OpenAICompatBackend(Backend):
             stop=stop,
             logprobs=logprobs,
         )
+        body.update(self.extra_body)
         return "/completions", body, False
 
     def _note(self, note: str | None) -> None:
@@ -556,7 +657,7 @@ class OpenAICompatBackend(Backend):
         if reply.error is not None:
             return self._choice_failed(rendered, reply.error, start)
         try:
-            probs = parse_choice_logprobs(reply.body, is_chat, req.choices)
+            table = parse_top_logprobs(reply.body, is_chat)
         except NoLogprobsError as exc:
             if self.text_mode is False:
                 error = f"{exc} (from {reply.url}); text_mode is off"
@@ -568,7 +669,36 @@ class OpenAICompatBackend(Backend):
             return self._choice_text(req, messages, prompt, rendered, start)
         except ResponseFormatError as exc:
             return self._choice_failed(rendered, f"{exc} (from {reply.url})", start)
+        if not table:
+            error = (
+                f"no next-token distribution from {reply.url}: the server generated no token "
+                "(end-of-sequence first)"
+            )
+            return self._choice_failed(rendered, error, start)
+        probs = match_choices(table, req.choices)
+        # A chat reply opens a fresh assistant turn, asked for the bare choice: its first
+        # token is the answer. Only a raw prompt ("... Score:") continues mid-line.
+        if not is_chat:
+            for space, p_space in space_tokens(table):
+                after = self._choices_after(f"{prompt or ''}{space}", req.choices)
+                if isinstance(after, str):
+                    return self._choice_failed(rendered, f"{after} (after {space!r})", start)
+                probs = add_followed(probs, p_space, after)
         return ChoiceResult(probs, rendered, seconds=time.perf_counter() - start)
+
+    def _choices_after(self, text: str, choices: Sequence[str]) -> dict[str, float] | str:
+        """P(choice) as the next token after the completion prompt ``text``, or an error.
+
+        A server that generates no token there gives all 0.0.
+        """
+        path, body, _ = self._request(None, text, max_tokens=1, logprobs=self.top_logprobs)
+        reply = self.transport.post_json(path, body)
+        if reply.error is not None:
+            return reply.error
+        try:
+            return parse_choice_logprobs(reply.body, False, choices)
+        except ResponseFormatError as exc:
+            return f"{exc} (from {reply.url})"
 
     def _choice_text(
         self,
