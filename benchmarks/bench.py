@@ -258,8 +258,10 @@ def _run_cli(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {"seconds": round(seconds, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2)}
 
 
-def end_to_end(extra: list[str] | None = None) -> dict[str, Any]:
-    """Default `evalharness run`: cold (empty model cache), warm (cache filled), cached rerun."""
+def end_to_end(extra: list[str] | None = None, keep: str | None = None) -> dict[str, Any]:
+    """Default `evalharness run`: cold (empty model cache), warm (cache filled), cached rerun.
+
+    ``keep``: copy the warm run's directory there (for reading its reports)."""
     extra = extra or []
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "EVALHARNESS_CACHE": str(Path(tmp) / "cache")}
@@ -270,6 +272,8 @@ def end_to_end(extra: list[str] | None = None) -> dict[str, Any]:
         out["cached_rerun"] = _run_cli(
             ["run", "--run-dir", str(Path(tmp) / "run-warm"), *extra], env
         )
+        if keep:
+            shutil.copytree(Path(tmp) / "run-warm", keep, dirs_exist_ok=True)
         shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
     return out
 
@@ -306,6 +310,8 @@ def print_table(figures: dict[str, Any]) -> None:
     for gen in figures.get("generation", []):
         size = f"{gen['prompts']} prompts x {gen['max_new_tokens']} tokens"
         print(f"\nGENERATION ({gen['spec']}, {size})")
+        if "same_text_as_fp32" in gen:
+            print(f"  same text as fp32: {gen['same_text_as_fp32']} of {gen['prompts']}")
         for key, r in gen.items():
             if key.startswith("batch_"):
                 print(f"  {key:9} {r['tok_per_s']:>7} tok/s  {r['vs_single']:>5}x single  "
@@ -338,6 +344,7 @@ def main() -> None:
     parser.add_argument("--int8", action="store_true", help="also measure int8 quantization")
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
+    parser.add_argument("--keep-run", help="with --e2e: copy the warm run directory here")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     figures: dict[str, Any] = {
@@ -350,11 +357,18 @@ def main() -> None:
         clear_loaded()
     if not args.skip_generation:
         figures["generation"] = [generation_workload(s, args.n) for s in args.gen_models.split(",")]
+        if args.int8:
+            fp32 = figures["generation"][0]
+            int8 = generation_workload(fp32["spec"], args.n, quantize="int8")
+            int8["same_text_as_fp32"] = sum(
+                a == b for a, b in zip(int8["texts"], fp32["texts"], strict=True)
+            )
+            figures["generation"].append(int8)
         figures["llama_cpp"] = llama_cpp_workload(args.n)
     if args.int8:
         figures["int8_judge"] = int8_judge_cost(args.judge, args.n)
     if args.e2e:
-        figures["end_to_end"] = end_to_end()
+        figures["end_to_end"] = end_to_end(keep=args.keep_run)
     if args.growth:
         figures["growth"] = growth()
     print_table(figures)
