@@ -104,6 +104,28 @@ class ParsedGeneration:
 # ---------------------------------------------------------------------------- requests
 
 
+def _sampling_body(
+    model: str,
+    max_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int | None,
+    stop: Sequence[str],
+) -> dict[str, Any]:
+    """The fields every generation request carries."""
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+    }
+    if seed is not None:
+        body["seed"] = seed
+    if stop:
+        body["stop"] = list(stop)
+    return body
+
+
 def build_chat_request(
     model: str,
     messages: Sequence[Message],
@@ -116,17 +138,8 @@ def build_chat_request(
     top_logprobs: int | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a ``POST /chat/completions`` request."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-        "max_tokens": max_tokens,
-        "temperature": temperature,
-        "top_p": top_p,
-    }
-    if seed is not None:
-        body["seed"] = seed
-    if stop:
-        body["stop"] = list(stop)
+    body = _sampling_body(model, max_tokens, temperature, top_p, seed, stop)
+    body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
     if top_logprobs:
         body["logprobs"] = True
         body["top_logprobs"] = top_logprobs
@@ -145,17 +158,8 @@ def build_completion_request(
     logprobs: int | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a ``POST /completions`` request (one prompt, never a list)."""
-    body: dict[str, Any] = {
-        "model": model,
-        "prompt": prompt,
-        "max_tokens": max_tokens,
-        "temperature": temperature,
-        "top_p": top_p,
-    }
-    if seed is not None:
-        body["seed"] = seed
-    if stop:
-        body["stop"] = list(stop)
+    body = _sampling_body(model, max_tokens, temperature, top_p, seed, stop)
+    body["prompt"] = prompt
     if logprobs:
         body["logprobs"] = logprobs
     return body
