@@ -1,8 +1,9 @@
 """A backend for any OpenAI-compatible server (vLLM, TGI, llama.cpp server).
 
 Requests are built and responses parsed by pure functions (``build_chat_request``,
-``build_completion_request``, ``parse_generation``, ``parse_choice_logprobs``,
-``parse_last_verdict``); :class:`OpenAICompatBackend` only wires them to the transport in
+``build_completion_request``, ``parse_generation``, ``parse_choice_logprobs``
+and ``parse_last_verdict``, shared with the local judge in ``evalharness.judge.parse``);
+:class:`OpenAICompatBackend` only wires them to the transport in
 :mod:`evalharness.backends.http_client`.
 
 Choice probabilities are read from the first generated token's ``top_logprobs``. With chat
@@ -23,7 +24,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +44,7 @@ from evalharness.backends.base import (
 )
 from evalharness.backends.http_client import HttpTransport
 from evalharness.errors import BackendError, ModelError
+from evalharness.judge.parse import parse_last_verdict
 from evalharness.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -376,21 +377,6 @@ def add_followed(
 ) -> dict[str, float]:
     """``probs`` plus the path through a space token: P(c) += P(space) · P(c | space)."""
     return {c: p + p_space * after.get(c, 0.0) for c, p in probs.items()}
-
-
-def parse_last_verdict(text: str, choices: Sequence[str]) -> str | None:
-    """The last choice that stands alone as a word in ``text``, or None.
-
-    ``"Score: 4"`` → ``"4"``; ``"3/5"`` → ``"3"``; ``"4.5"`` and ``"10"`` hold no verdict
-    among ``1..5``; ``"A is better than B. Verdict: A"`` → ``"A"``.
-    """
-    options = sorted({c for c in choices if c}, key=len, reverse=True)
-    if not options or not text:
-        return None
-    alternation = "|".join(re.escape(c) for c in options)
-    pattern = re.compile(rf"(?<![\w/])(?<!\d\.)(?:{alternation})(?!\w)(?!\.\d)")
-    matches = pattern.findall(text)
-    return matches[-1] if matches else None
 
 
 def check_extra_body(extra: Mapping[str, Any] | None) -> dict[str, Any]:

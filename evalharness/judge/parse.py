@@ -7,11 +7,17 @@ from collections.abc import Mapping, Sequence
 
 
 def parse_last_verdict(text: str, choices: Sequence[str]) -> str | None:
-    """The last choice that stands alone as a word in ``text`` ("Score: 4", "[[A]]"), or None."""
-    if not choices:
+    """The last choice that stands alone as a word in ``text``, or None.
+
+    ``"Score: 4"`` → ``"4"``; ``"3/5"`` → ``"3"``; ``"4.5"`` and ``"10"`` hold no verdict
+    among ``1..5``; ``"A is better than B. Verdict: A"`` → ``"A"``.
+    """
+    options = sorted({c for c in choices if c}, key=len, reverse=True)
+    if not options or not text:
         return None
-    alternatives = "|".join(re.escape(c) for c in sorted(choices, key=len, reverse=True))
-    matches = re.findall(rf"(?<![\w.])({alternatives})(?![\w]|\.\d)", text)
+    alternation = "|".join(re.escape(c) for c in options)
+    pattern = re.compile(rf"(?<![\w/])(?<!\d\.)(?:{alternation})(?!\w)(?!\.\d)")
+    matches = pattern.findall(text)
     return matches[-1] if matches else None
 
 
