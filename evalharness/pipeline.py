@@ -13,6 +13,7 @@ from evalharness.generate import StageSummary, prepare_run, run_generate
 from evalharness.judge.stage import run_judge
 from evalharness.probes.stage import run_probes
 from evalharness.progress import console
+from evalharness.report.content import fmt_est
 from evalharness.runstore import RunStore, write_json_atomic
 
 
@@ -21,16 +22,6 @@ def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
     analysis = analyze(store, config)
     write_json_atomic(store.path("analysis.json"), analysis)
     return analysis
-
-
-def _fmt(est: dict[str, Any] | None, pct: bool = False) -> str:
-    if not est or est.get("value") is None:
-        return "n/a"
-    value, low, high = est["value"], est.get("low"), est.get("high")
-    show = (lambda x: f"{x:.0%}") if pct else (lambda x: f"{x:+.2f}")
-    if low is None or high is None:
-        return show(value)
-    return f"{show(value)} [{show(low)}, {show(high)}]"
 
 
 def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) -> dict[str, Any]:
@@ -59,16 +50,16 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
     console.print(table)
     head = analysis["headline"]
     controlled = head.get("controlled") or {}
-    console.print(f"tuned vs base win rate: {_fmt(head['win_rate'], pct=True)} (n={head['n']})")
-    console.print(f"  length-controlled: {_fmt(controlled.get('length_controlled'), pct=True)}")
+    console.print(f"tuned vs base win rate: {fmt_est(head['win_rate'], 'pct')} (n={head['n']})")
+    console.print(f"  length-controlled: {fmt_est(controlled.get('length_controlled'), 'pct')}")
     console.print(
         "  length+confidence-controlled: "
-        f"{_fmt(controlled.get('length_confidence_controlled'), pct=True)}"
+        f"{fmt_est(controlled.get('length_confidence_controlled'), 'pct')}"
     )
     bias_section = analysis.get("bias") or {}
     console.print(
-        f"length bias (LBR): {_fmt(bias_section.get('lbr'))}   "
-        f"confidence bias (CBR): {_fmt(bias_section.get('cbr'))}"
+        f"length bias (LBR): {fmt_est(bias_section.get('lbr'), 'signed')}   "
+        f"confidence bias (CBR): {fmt_est(bias_section.get('cbr'), 'signed')}"
     )
     for warning in analysis["warnings"]:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
@@ -85,17 +76,17 @@ def print_validation(result: dict[str, Any], config: RunConfig) -> None:
     table.add_column("value", justify="right")
     position = result.get("position") or {}
     rows = [
-        ("accuracy vs labels", _fmt(result["accuracy"], pct=True)),
+        ("accuracy vs labels", fmt_est(result["accuracy"], "pct")),
         (
             "Cohen's kappa",
             "n/a" if result["cohen_kappa"] is None else f"{result['cohen_kappa']:+.2f}",
         ),
-        ("'pick the longer' baseline accuracy", _fmt(result["longer_baseline_accuracy"], pct=True)),
-        ("position consistency", _fmt(position.get("consistency"), pct=True)),
-        ("first-slot share of verdicts", _fmt(position.get("first_slot_share"), pct=True)),
-        ("mass on A/B tokens", _fmt(result["mean_mass"], pct=True)),
-        ("length bias LBR (padded vs original)", _fmt(result.get("lbr"))),
-        ("confidence bias CBR (assertive vs hedged)", _fmt(result.get("cbr"))),
+        ("'pick the longer' baseline accuracy", fmt_est(result["longer_baseline_accuracy"], "pct")),
+        ("position consistency", fmt_est(position.get("consistency"), "pct")),
+        ("first-slot share of verdicts", fmt_est(position.get("first_slot_share"), "pct")),
+        ("mass on A/B tokens", fmt_est(result["mean_mass"], "pct")),
+        ("length bias LBR (padded vs original)", fmt_est(result.get("lbr"), "signed")),
+        ("confidence bias CBR (assertive vs hedged)", fmt_est(result.get("cbr"), "signed")),
         ("failed judgments", str(result["failed"])),
     ]
     for name, value in rows:
