@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from evalharness.analysis.bias import longer_baseline, position_stats, preference_rate
+from evalharness.analysis.run import paired_orders
 from evalharness.analysis.stats import accuracy, cohen_kappa, mean_ci
 from evalharness.config import RunConfig
 from evalharness.generate import StageSummary
@@ -103,20 +104,13 @@ def run_validation(
     return table(pairs, records, judge, config), summary
 
 
-def _orders(records: list[PairwiseRecord], comparison: str) -> dict[str, tuple[float, float]]:
-    by_id: dict[str, dict[str, float]] = {}
-    for r in records:
-        if r.comparison == comparison and r.error is None and r.p_x is not None:
-            by_id.setdefault(r.prompt_id, {})[r.order] = r.p_x
-    return {k: (v["xy"], v["yx"]) for k, v in by_id.items() if {"xy", "yx"} <= v.keys()}
-
-
 def table(
     pairs: list[LabeledPair], records: list[PairwiseRecord], judge: Judge, config: RunConfig
 ) -> dict[str, Any]:
     """Accuracy, kappa, position statistics, the longer-answer baseline, LBR and CBR."""
     seed = config.seed
-    orders = _orders(records, COMPARISON)
+    by_comparison = paired_orders(records)
+    orders = by_comparison.get(COMPARISON, {})
     judged = [p for p in pairs if p.id in orders]
     labels = [p.label for p in judged]
     predictions = [1 if sum(orders[p.id]) / 2 > 0.5 else 2 for p in judged]
@@ -145,7 +139,7 @@ def table(
         second = [1 - orders[p.id][1] for p in judged]
         result["position"] = position_stats(first, second, seed=seed).to_dict()
     for name, comparison in (("lbr", "probe:padded"), ("cbr", "probe:assertive_vs_hedged")):
-        probe = _orders(records, comparison)
+        probe = by_comparison.get(comparison, {})
         if probe:
             values = list(probe.values())
             result[name] = preference_rate(
