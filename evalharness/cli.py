@@ -11,10 +11,12 @@ import click
 from evalharness.clitools import (
     RESULTS_DIR,
     build_config,
+    check_failures,
     default_run_dir,
+    existing_run,
     handle_errors,
     model_options,
-    run_dir_from_manifest,
+    retry_option,
 )
 
 
@@ -36,31 +38,45 @@ def cli() -> None:
     help="Run directory [default: results/<prompts>-<config hash>].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
+@retry_option
 @handle_errors
-def generate(run_dir: str | None, overwrite: bool, **flags: Any) -> None:
+def generate(run_dir: str | None, overwrite: bool, retry_failed: bool, **flags: Any) -> None:
     """Generate answers of the base and tuned models for a prompt set."""
     from evalharness.generate import prepare_run, run_generate
+    from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
 
     config = build_config(**flags)
-    store = RunStore(run_dir or default_run_dir(config))
-    with store.claim():
+    check_run(config)
+    store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
+    with store.claim("generate"):
         items = prepare_run(store, config, overwrite)
         summary = run_generate(store, config, items)
     click.echo(f"{summary.line()} -> {store.path('generations.jsonl')}")
+    check_failures(store, config, ("generate",))
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @model_options
+@retry_option
 @handle_errors
-def judge(run_dir: str, **flags: Any) -> None:
-    """Judge a run's generations: pointwise per criterion, and pairwise in both orders."""
-    from evalharness.judge.stage import run_judge
+def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
+    """Judge a run's generations: pointwise per criterion, and pairwise in both orders.
 
-    store, config = run_dir_from_manifest(run_dir, flags)
-    summary = run_judge(store, config)
+    The run's saved config is used; flags and --config may change only the judge's settings
+    (judge, rubric, templates, judge mode), and the change is recorded in the manifest.
+    """
+    from evalharness.judge.stage import run_judge
+    from evalharness.pipeline import record_judge
+    from evalharness.preflight import check_judging
+
+    with existing_run(run_dir, flags, "judge", retry_failed) as (store, config):
+        check_judging(config)
+        summary = run_judge(store, config)
+        record_judge(store, config)
     click.echo(summary.line())
+    check_failures(store, config, ("judge pointwise", "judge pairwise"))
 
 
 @cli.command()
@@ -72,17 +88,23 @@ def judge(run_dir: str, **flags: Any) -> None:
     help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].",
 )
 @click.option("--rewriter", help="Model spec that rewrites responses instead of the rules.")
+@retry_option
 @handle_errors
-def bias(run_dir: str, **flags: Any) -> None:
+def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     """Probe the judge's length and confidence bias with counterfactual variants, then analyze."""
-    from evalharness.pipeline import write_analysis
+    from evalharness.pipeline import record_judge, write_analysis
+    from evalharness.preflight import check_judging, check_probes
     from evalharness.probes.stage import run_probes
 
-    store, config = run_dir_from_manifest(run_dir, flags)
-    summary = run_probes(store, config)
-    click.echo(summary.line())
-    write_analysis(store, config)
+    with existing_run(run_dir, flags, "bias", retry_failed) as (store, config):
+        check_judging(config)
+        check_probes(config)
+        summary = run_probes(store, config)
+        record_judge(store, config)
+        click.echo(summary.line())
+        write_analysis(store, config)
     click.echo(f"analysis -> {store.path('analysis.json')}")
+    check_failures(store, config)
 
 
 @cli.command()
@@ -90,14 +112,19 @@ def bias(run_dir: str, **flags: Any) -> None:
 @model_options
 @handle_errors
 def analyze(run_dir: str, **flags: Any) -> None:
-    """Recompute analysis.json from a run's records (no model work)."""
+    """Recompute analysis.json from a run's records (no model work).
+
+    The run's saved config is used; --judge picks one of the judges that judged this run
+    (default: the latest), and statistics settings (bootstrap, tie band, gates) may change.
+    """
     from evalharness.pipeline import write_analysis
 
-    store, config = run_dir_from_manifest(run_dir, flags)
-    analysis = write_analysis(store, config)
+    with existing_run(run_dir, flags, "analyze") as (store, config):
+        analysis = write_analysis(store, config)
     for warning in analysis["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"analysis -> {store.path('analysis.json')}")
+    check_failures(store, config)
 
 
 @cli.command("judge-validate")
@@ -123,22 +150,32 @@ def analyze(run_dir: str, **flags: Any) -> None:
     type=click.Path(file_okay=False),
     help="Directory for the records [default: results/validate-<pairs>-<judge>].",
 )
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an --out directory that holds another run."
+)
 @handle_errors
 def judge_validate(
-    pairs_name: str, limit: int | None, probes: bool, out_dir: str | None, **flags: Any
+    pairs_name: str,
+    limit: int | None,
+    probes: bool,
+    out_dir: str | None,
+    overwrite: bool,
+    **flags: Any,
 ) -> None:
     """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
     import re
 
-    from evalharness.pipeline import print_validation
+    from evalharness.pipeline import claim_validation_dir, print_validation
     from evalharness.runstore import RunStore, write_json_atomic
     from evalharness.validate import run_validation
 
     config = build_config(**flags)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(out_dir or RESULTS_DIR / f"validate-{slug}")
-    result, summary = run_validation(store, config, pairs_name, limit, probes)
-    write_json_atomic(store.path("validation.json"), result)
+    with store.claim("judge-validate"):
+        claim_validation_dir(store, config, overwrite)
+        result, summary = run_validation(store, config, pairs_name, limit, probes)
+        write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     click.echo(
         f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
@@ -155,20 +192,30 @@ def judge_validate(
 )
 @click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
 @click.option("--no-bias", is_flag=True, help="Skip the bias probes (faster, no LBR/CBR).")
+@retry_option
 @handle_errors
-def run(run_dir: str | None, overwrite: bool, no_bias: bool, **flags: Any) -> None:
+def run(
+    run_dir: str | None, overwrite: bool, no_bias: bool, retry_failed: bool, **flags: Any
+) -> None:
     """Run everything: generate, judge, bias probes, analysis and reports.
 
     With no arguments it runs the built-in default: gemma3-270m (base) vs
     smollm2-135m-instruct (tuned), judged by smollm2-135m-instruct with the helpfulness rubric.
     """
+    from evalharness.analysis.failures import over_threshold
+    from evalharness.errors import FailuresError
     from evalharness.pipeline import run_all
+    from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
 
     config = build_config(**flags)
-    store = RunStore(run_dir or default_run_dir(config))
-    with store.claim():
-        run_all(store, config, overwrite=overwrite, bias=not no_bias)
+    check_run(config, probes=not no_bias)
+    store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
+    with store.claim("run"):
+        analysis = run_all(store, config, overwrite=overwrite, bias=not no_bias)
+    message = over_threshold(analysis["failures"], config.max_failure_share)
+    if message:
+        raise FailuresError(message)
 
 
 @cli.group()

@@ -5,27 +5,30 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from evalharness.config import RunConfig, load_config
-from evalharness.errors import HarnessError
+from evalharness.config import RunConfig, load_config, load_config_values
+from evalharness.errors import ConfigError, FailuresError, HarnessError
+from evalharness.secrets import scrub
 
 RESULTS_DIR = Path("results")
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a HarnessError into one line on stderr and exit code 2."""
+    """Turn a HarnessError into one line on stderr and its exit code (2, or 3 for failures)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {' '.join(scrub(str(exc)).split())}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted: records written so far are kept; rerun to resume", err=True)
@@ -95,6 +98,16 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def retry_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--retry-failed/--no-retry-failed``: whether a rerun tries failed records again."""
+    return click.option(
+        "--retry-failed/--no-retry-failed",
+        default=True,
+        show_default=True,
+        help="Try records that failed (server errors, timeouts) again on a rerun.",
+    )(func)
+
+
 def build_config(config_file: str | None, **flags: Any) -> RunConfig:
     """Defaults, then the config file, then the flags that were given."""
     config = load_config(config_file).with_overrides(**flags)
@@ -114,18 +127,83 @@ def default_run_dir(config: RunConfig) -> Path:
     )
 
 
-def run_dir_from_manifest(run_dir: str, flags: dict[str, Any]) -> tuple[Any, RunConfig]:
-    """The store of an existing run and its config, updated with flags given now."""
-    from evalharness.errors import ConfigError
+RUNTIME_KEYS = frozenset(
+    {"batch_size", "concurrency", "max_retries", "timeout", "api_key_env", "allow_hub",
+     "trust_remote_code", "max_failure_share"}
+)  # fmt: skip
+JUDGE_KEYS = frozenset(
+    {"judge", "rubric", "pointwise_template", "pairwise_template", "judge_mode", "low_mass",
+     "tie_band"}
+)  # fmt: skip
+STAGE_KEYS: dict[str, frozenset[str]] = {
+    "judge": JUDGE_KEYS | RUNTIME_KEYS,
+    "bias": JUDGE_KEYS | RUNTIME_KEYS | {"probes", "probe_rules", "rewriter"},
+    "analyze": JUDGE_KEYS | {"bootstrap", "gates", "max_failure_share"},
+}
+"""What each stage command may change in a run's saved config; the rest is the run's."""
+
+
+def stage_config(store: Any, flags: dict[str, Any], stage: str) -> RunConfig:
+    """The run's saved config, changed only where ``stage`` owns the key; changes recorded.
+
+    Flags and ``--config`` values equal to the saved ones are no change. A value the stage
+    does not own (the base model for `judge`...) is an error: it belongs to another run.
+    """
+    manifest = store.read_manifest()
+    saved = manifest.get("config", {})
+    base = RunConfig()
+    saved_known = {k: v for k, v in saved.items() if hasattr(base, k)}
+    base = base.with_overrides(**saved_known)
+    given: dict[str, Any] = {}
+    config_file = flags.pop("config_file", None)
+    if config_file:
+        given.update(load_config_values(config_file))
+    given.update({k: v for k, v in flags.items() if v is not None})
+    changed_config = base.with_overrides(**given)
+    old, new = base.to_dict(), changed_config.to_dict()
+    changes = {k: [old[k], new[k]] for k in new if new[k] != old[k]}
+    foreign = sorted(set(changes) - STAGE_KEYS[stage])
+    if foreign:
+        key = foreign[0]
+        raise ConfigError(
+            f"{store.dir}: {key} is {old[key]!r} in this run, not {new[key]!r}; `{stage}` may "
+            f"change only {', '.join(sorted(STAGE_KEYS[stage]))}: start a new run for another "
+            f"{key}"
+        )
+    if changes and stage != "analyze":
+        history = manifest.get("changes", [])
+        history.append(
+            {
+                "command": stage,
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "values": changes,
+            }
+        )
+        store.update_manifest(config=changed_config.to_dict(), changes=history)
+    return changed_config
+
+
+@contextmanager
+def existing_run(
+    run_dir: str, flags: dict[str, Any], stage: str, retry_failed: bool = True
+) -> Iterator[tuple[Any, RunConfig]]:
+    """Lock an existing run directory and yield it with its config for ``stage``."""
     from evalharness.runstore import RunStore
 
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, retry_failed=retry_failed)
     if not store.exists():
         raise ConfigError(f"{run_dir} is not a run directory (no manifest.json)")
-    saved = store.read_manifest().get("config", {})
-    config_file = flags.pop("config_file", None)
-    base = load_config(config_file) if config_file else RunConfig()
-    known = {k: v for k, v in saved.items() if hasattr(base, k)}
-    if not config_file:
-        base = base.with_overrides(**known)
-    return store, base.with_overrides(**flags)
+    with store.lock(stage):
+        config = stage_config(store, flags, stage)
+        if config.allow_hub:
+            os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
+        yield store, config
+
+
+def check_failures(store: Any, config: RunConfig, stages: tuple[str, ...] | None = None) -> None:
+    """Raise FailuresError (exit 3) when the run's failed share is over the threshold."""
+    from evalharness.analysis.failures import count_failures, over_threshold
+
+    message = over_threshold(count_failures(store, config.judge, stages), config.max_failure_share)
+    if message:
+        raise FailuresError(message)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from evalharness.errors import ConfigError, did_you_mean
+from evalharness.rubrics import duplicate_keys
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,16 @@ class RunConfig:
     timeout: float = 60.0
     server_extra: dict[str, Any] = field(default_factory=dict)
     gates: dict[str, float] = field(default_factory=dict)
+    max_failure_share: float = 0.0
 
     def with_overrides(self, **values: Any) -> RunConfig:
-        """A copy with the non-None values replaced."""
+        """A copy with the non-None values replaced, each checked like a config file's value."""
         clean = {k: v for k, v in values.items() if v is not None}
         for key in ("stop", "probes"):
             if key in clean:
                 clean[key] = tuple(clean[key])
+        for key, value in clean.items():
+            check_range(key, value, f"--{key.replace('_', '-')}")
         return replace(self, **clean)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +78,68 @@ class RunConfig:
         data = {k: self.to_dict()[k] for k in keys}
         data["prompt_hash"] = prompt_hash
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    # key: (lowest, highest, lowest excluded)
+    "sample": (1, None, False),
+    "max_new_tokens": (1, None, False),
+    "temperature": (0, None, False),
+    "top_p": (0, 1, True),
+    "batch_size": (1, None, False),
+    "tie_band": (0, 0.5, False),
+    "low_mass": (0, 1, False),
+    "bootstrap": (1, None, False),
+    "concurrency": (1, None, False),
+    "max_retries": (1, None, False),
+    "timeout": (0, None, True),
+    "max_failure_share": (0, 1, False),
+}
+"""Allowed range of each numeric setting, shared by flags and config files."""
+
+CHOICES = {"quantize": ("none", "int8"), "judge_mode": ("logprobs", "text")}
+
+GATE_RANGES = {
+    "min_win_rate": (0.0, 1.0),
+    "max_win_rate_drop": (0.0, 1.0),
+    "max_criterion_drop": (0.0, 4.0),
+    "min_position_consistency": (0.0, 1.0),
+    "max_abs_length_bias": (0.0, 1.0),
+    "max_abs_confidence_bias": (0.0, 1.0),
+}
+"""Gate values are shares (0.5 is 50%) except the criterion drop, in score points (1-5 scale)."""
+
+
+def check_range(key: str, value: Any, where: str) -> None:
+    """Raise ConfigError when a setting is outside its range or choices (``where`` names it)."""
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{where} must be {' or '.join(CHOICES[key])}, got {value!r}")
+    if key == "gates":
+        for gate, limit in value.items():
+            check_gate(gate, limit, f"{where}.{gate}")
+        return
+    if key not in RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high, open_low = RANGES[key]
+    too_low = low is not None and (value <= low if open_low else value < low)
+    if too_low or (high is not None and value > high) or value != value:
+        bound = f"greater than {low:g}" if open_low else f"at least {low:g}"
+        if high is not None:
+            bound += f" and at most {high:g}"
+        raise ConfigError(f"{where} must be {bound}, got {value!r}")
+
+
+def check_gate(gate: str, limit: Any, where: str) -> float:
+    """A gate's value checked for its name, type and range."""
+    if gate not in GATE_KEYS:
+        raise ConfigError(f"{where}: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit:
+        raise ConfigError(f"{where} must be a number, got {limit!r}")
+    low, high = GATE_RANGES[gate]
+    if not low <= limit <= high:
+        unit = "score points" if gate == "max_criterion_drop" else "a share: 0.5 means 50%"
+        raise ConfigError(f"{where} must be between {low:g} and {high:g} ({unit}), got {limit!r}")
+    return float(limit)
 
 
 GATE_KEYS = {
@@ -106,12 +172,7 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping of gate names to numbers")
         for gate, limit in value.items():
-            if gate not in GATE_KEYS:
-                raise ConfigError(
-                    f"{where}: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}"
-                )
-            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
-                raise ConfigError(f"{where}.{gate} must be a number")
+            check_gate(str(gate), limit, f"{where}.{gate}")
     elif key == "server_extra":
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise ConfigError(
@@ -124,17 +185,25 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
             raise ConfigError(f"{where} must be a positive integer")
     elif value is not None and not isinstance(value, str):
         raise ConfigError(f"{where} must be a string, got {value!r}")
+    check_range(key, value, where)
     return value
 
 
 def load_config(path: str | Path | None) -> RunConfig:
     """Defaults, updated from a YAML file (unknown keys and bad types name their line)."""
-    config = RunConfig()
     if path is None:
-        return config
+        return RunConfig()
+    return replace(RunConfig(), **load_config_values(path))
+
+
+def load_config_values(path: str | Path) -> dict[str, Any]:
+    """The settings a YAML config file gives, checked (only the keys it names)."""
+    config = RunConfig()
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     try:
@@ -145,9 +214,11 @@ def load_config(path: str | Path | None) -> RunConfig:
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
     if data is None:
-        return config
+        return {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
+    for line, key in duplicate_keys(node):
+        raise ConfigError(f"{path}:{line}: duplicate key {key!r} (each key may appear once)")
     lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value}
     defaults = {f.name: getattr(config, f.name) for f in fields(RunConfig)}
     values = {}
@@ -156,8 +227,4 @@ def load_config(path: str | Path | None) -> RunConfig:
             hint = did_you_mean(str(key), list(defaults))
             raise ConfigError(f"{path}:{lines.get(key, 0)}: unknown key {key!r}{hint}")
         values[key] = _check_type(path, lines.get(key, 0), key, value, defaults[key])
-    if values.get("quantize", "none") not in ("none", "int8"):
-        raise ConfigError(f"{path}:{lines['quantize']}: quantize must be none or int8")
-    if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
-        raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
-    return replace(config, **values)
+    return values

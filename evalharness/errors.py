@@ -24,6 +24,12 @@ class BackendError(HarnessError):
     """A backend (local model or server) failed in a way the user must fix."""
 
 
+class FailuresError(HarnessError):
+    """The work finished, but more records failed than ``max_failure_share`` allows (exit 3)."""
+
+    exit_code = 3
+
+
 def did_you_mean(name: str, choices: list[str]) -> str:
     """Return a ' (did you mean X?)' hint plus the list of valid names."""
     import difflib

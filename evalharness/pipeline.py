@@ -2,26 +2,129 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
 
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
+from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, prepare_run, run_generate
 from evalharness.judge.stage import run_judge
 from evalharness.probes.stage import run_probes
 from evalharness.progress import console
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.report.content import fmt_est
 from evalharness.runstore import RunStore, write_json_atomic
 
+RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE)
+
+
+def inputs_digest(store: RunStore, config: RunConfig) -> str:
+    """Hash of everything an analysis depends on: records, config, judges, harness version."""
+    from evalharness import __version__
+    from evalharness.manifest import git_commit
+
+    digest = hashlib.sha256()
+    for name in RECORD_FILES:
+        path = store.path(name)
+        digest.update(name.encode() + b"\0")
+        if path.exists():
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    judges = store.read_manifest().get("judges", [])
+    extra = {"config": config.to_dict(), "judges": judges, "version": __version__}
+    digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
+    digest.update(str(git_commit()).encode())
+    return digest.hexdigest()[:32]
+
+
+def _cached_analysis(store: RunStore, digest: str) -> dict[str, Any] | None:
+    path = store.path("analysis.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("inputs_digest") == digest:
+        return data
+    return None
+
+
+def record_judge(store: RunStore, config: RunConfig) -> None:
+    """Add the config's judge to the manifest's list of judges of this run (latest last)."""
+    manifest = store.read_manifest()
+    judges = manifest.get("judges", [])
+    if judges and judges[-1].get("spec") == config.judge:
+        return
+    judges = [j for j in judges if j.get("spec") != config.judge]
+    judges.append(
+        {
+            "spec": config.judge,
+            "rubric": config.rubric,
+            "judge_mode": config.judge_mode,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    store.update_manifest(judges=judges)
+
+
+def judges_note(store: RunStore, config: RunConfig) -> list[str]:
+    """A sentence naming the judge analyzed when the run holds several."""
+    judges = [j.get("spec") for j in store.read_manifest().get("judges", [])]
+    if len(judges) < 2:
+        return []
+    which = "the latest" if judges[-1] == config.judge else "chosen with --judge"
+    return [
+        f"This run holds judgments by {len(judges)} judges ({', '.join(map(str, judges))}); "
+        f"this analysis uses {config.judge} ({which}; pick another with "
+        "`evalharness analyze RUN_DIR --judge SPEC`)."
+    ]
+
 
 def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
-    """Analyze the run and write analysis.json atomically."""
+    """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
+
+    The analysis stores a digest of its inputs; a rerun with the same records, config and
+    harness version returns the stored analysis without recomputing it.
+    """
+    digest = inputs_digest(store, config)
+    cached = _cached_analysis(store, digest)
+    if cached is not None:
+        cached["_unchanged"] = True
+        return cached
     analysis = analyze(store, config)
+    analysis["warnings"] = judges_note(store, config) + analysis["warnings"]
+    analysis["inputs_digest"] = digest
     write_json_atomic(store.path("analysis.json"), analysis)
     return analysis
+
+
+def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) -> None:
+    """Refuse a judge-validate directory that holds another kind of run or another config."""
+    manifest = store.read_manifest()
+    other = "generation" in manifest or (
+        not manifest and any(store.path(name).exists() for name in RECORD_FILES)
+    )
+    saved = manifest.get("config")
+    keys = ("judge", "rubric", "pairwise_template", "judge_mode", "seed", "probe_rules")
+    differs = isinstance(saved, dict) and any(
+        saved.get(k) != config.to_dict()[k] for k in keys if k in saved
+    )
+    if not (other or differs):
+        return
+    if not overwrite:
+        what = "an evaluation run" if other else "a validation with another config"
+        raise ConfigError(
+            f"{store.dir} holds {what}; pass another --out or --overwrite to replace it"
+        )
+    for name in (*RECORD_FILES, "manifest.json", "validation.json", "analysis.json",
+                 "report.md", "report.html"):  # fmt: skip
+        store.path(name).unlink(missing_ok=True)
 
 
 def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) -> dict[str, Any]:
@@ -34,11 +137,18 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
     summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
     if bias:
         summaries.append(run_probes(store, config))
+    record_judge(store, config)
     step = time.perf_counter()
     analysis = write_analysis(store, config)
-    paths = write_reports(store, analysis)
+    unchanged = analysis.pop("_unchanged", False)
+    paths = write_reports(store, analysis, unchanged=unchanged)
     summaries.append(
-        StageSummary("analyze+report", written=len(paths), seconds=time.perf_counter() - step)
+        StageSummary(
+            "analyze+report",
+            written=0 if unchanged else len(paths),
+            done_before=len(paths) if unchanged else 0,
+            seconds=time.perf_counter() - step,
+        )
     )
     table = Table(title="evalharness run")
     for column in ("stage", "new records", "already done", "failed", "seconds"):

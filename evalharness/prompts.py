@@ -25,6 +25,17 @@ class PromptItem:
     reference: str | None = None
 
 
+def _has_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (a ``\\ud800`` escape)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
 def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:
     """Read a JSONL file into (1-based line number, object) pairs, skipping blank lines.
 
@@ -40,7 +51,8 @@ def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str,
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
     rows: list[tuple[int, dict[str, Any]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # "\n" only: U+2028, U+2029 and U+0085 are text inside a row, not line breaks
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -49,6 +61,10 @@ def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str,
             raise ConfigError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
         if not isinstance(obj, dict):
             raise ConfigError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        if _has_surrogate(obj):
+            raise ConfigError(
+                f"{path}:{lineno}: text holds a lone surrogate escape (not a valid character)"
+            )
         rows.append((lineno, obj))
     if not rows:
         raise ConfigError(f"{path}: empty {what} (no rows)")

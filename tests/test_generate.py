@@ -254,8 +254,9 @@ def test_manifest_records_what_is_needed_to_reproduce(tmp_path, prompt_file):
 def test_failed_items_are_recorded_not_dropped(tmp_path, prompt_file):
     run = tmp_path / "run"
     result = generate(run, prompt_file, tuned="fake:t?fail=river")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # any failure is over the default max_failure_share 0
     assert "1 failed" in result.stdout
+    assert "error: 1 of 8 records failed" in result.stderr
     failed = [r for r in RunStore(run).read(GenerationRecord) if r.error]
     assert [(r.prompt_id, r.role, r.finish_reason) for r in failed] == [("p2", "tuned", "error")]
 

@@ -23,9 +23,9 @@ LEVELS = ("1", "2", "3", "4", "5")
 CRITERIA = [c.name for c in load_rubric("helpfulness").criteria]
 
 
-def invoke(*args: str):
+def invoke(*args: str, code: int = 0):
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return result
 
 
@@ -50,8 +50,8 @@ def run(tmp_path, prompt_file) -> Path:
     return run_dir
 
 
-def judge(run_dir: Path, *args: str):
-    return invoke("judge", str(run_dir), *args)
+def judge(run_dir: Path, *args: str, code: int = 0):
+    return invoke("judge", str(run_dir), *args, code=code)
 
 
 def test_pointwise_records_per_prompt_subject_and_criterion(run):
@@ -175,7 +175,8 @@ def test_a_new_rubric_version_judges_again(run, tmp_path):
 
 
 def test_text_mode_keeps_failures_as_data(run):
-    judge(run, "--judge", "fake:j", "--judge-mode", "text")
+    result = judge(run, "--judge", "fake:j", "--judge-mode", "text", code=3)
+    assert "records failed" in result.stderr  # judgments without a verdict count as failures
     records = RunStore(run).read(PointwiseRecord)
     assert len(records) == 4 * 2 * len(CRITERIA)
     failures = [r for r in records if r.error]
@@ -223,8 +224,9 @@ def test_failed_generations_are_not_judged(tmp_path, prompt_file):
         str(prompt_file),
         "--run-dir",
         str(run_dir),
+        code=3,
     )
-    judge(run_dir)
+    judge(run_dir, code=0)  # the failed generation is not judged: no failed judgment
     point = RunStore(run_dir).read(PointwiseRecord)
     assert ("p2", "tuned") not in {(r.prompt_id, r.subject) for r in point}
     assert ("p2", "base") in {(r.prompt_id, r.subject) for r in point}

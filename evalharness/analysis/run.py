@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from evalharness.analysis.bias import exploitability, position_stats, preference_rate, score_shift
+from evalharness.analysis.failures import count_failures, error_kind, failure_warnings
 from evalharness.analysis.stats import Estimate, controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig
 from evalharness.judge.stage import (
@@ -142,8 +143,8 @@ def _reliability(
         "pointwise_low_mass_share": _share(r.low_mass for r in point if r.error is None),
         "pairwise_low_mass_share": _share(r.low_mass for r in pair if r.error is None),
         "parse_failures": {
-            "pointwise": sum(1 for r in point if r.error),
-            "pairwise": sum(1 for r in pair if r.error),
+            "pointwise": sum(1 for r in point if r.error and error_kind(r) == "no verdict"),
+            "pairwise": sum(1 for r in pair if r.error and error_kind(r) == "no verdict"),
             "total_judgments": len(point) + len(pair),
         },
         "judges_itself": self_judging(config),
@@ -278,7 +279,8 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "bias": _bias(config, criteria, scores, pairs, probes),
         "points": points,
     }
-    analysis["warnings"] = warnings_for(analysis)
+    analysis["failures"] = count_failures(store, config.judge)
+    analysis["warnings"] = warnings_for(analysis) + failure_warnings(analysis["failures"])
     return analysis
 
 
@@ -337,9 +339,6 @@ def warnings_for(analysis: dict[str, Any]) -> list[str]:
                 f"The judge's verdict survives swapping the order in only {value:.0%} of pairs: "
                 "position decides more than content."
             )
-    failures = rel["parse_failures"]
-    if failures["pointwise"] + failures["pairwise"]:
-        out.append(f"{failures['pointwise'] + failures['pairwise']} judgments failed to parse.")
     controlled = analysis["headline"].get("controlled") or {}
     out.extend(controlled.get("warnings", []))
     bias = analysis.get("bias") or {}

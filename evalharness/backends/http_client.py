@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from evalharness import secrets
 from evalharness.errors import BackendError
 
 T = TypeVar("T")
@@ -166,6 +167,7 @@ class HttpTransport:
         self.max_backoff = max_backoff
         self.retry_after_cap = retry_after_cap
         self._secret = Secret(api_key or "")
+        secrets.register(api_key)
         self._owns_client = client is None
         self._client = client or httpx.Client(
             timeout=timeout, limits=httpx.Limits(max_connections=max(concurrency * 2, 10))
@@ -182,8 +184,18 @@ class HttpTransport:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def redact(self, text: str) -> str:
-        """``text`` without the API key."""
-        return self._secret.redact(text)
+        """``text`` without the API key (or any other registered secret)."""
+        return secrets.scrub(self._secret.redact(text))
+
+    def redact_data(self, data: Any) -> Any:
+        """Decoded JSON with the API key removed from every string in it (keys included)."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, list):
+            return [self.redact_data(v) for v in data]
+        if isinstance(data, dict):
+            return {self.redact(str(k)): self.redact_data(v) for k, v in data.items()}
+        return data
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter delay before try ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -214,7 +226,7 @@ class HttpTransport:
                 last_status = response.status_code
                 if response.status_code == 200:
                     return self._decode(response, url, attempt)
-                body = snippet(response.text)
+                body = snippet(self.redact(response.text))  # redact before cutting
                 last_error = (f"HTTP {response.status_code}", body)
                 if response.status_code not in RETRY_STATUSES:
                     text = f"HTTP {response.status_code} from {url}: {body}"
@@ -233,14 +245,18 @@ class HttpTransport:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            text = f"malformed JSON from {url}: {snippet(response.text) or '(empty body)'}"
+            text = (
+                f"malformed JSON from {url}: "
+                f"{snippet(self.redact(response.text)) or '(empty body)'}"
+            )
             return Reply(None, self.redact(text), url, tries, response.status_code)
         if not isinstance(body, dict):
             text = (
-                f"JSON from {url} is a {type(body).__name__}, not an object: {snippet(str(body))}"
+                f"JSON from {url} is a {type(body).__name__}, not an object: "
+                f"{snippet(self.redact(str(body)))}"
             )
             return Reply(None, self.redact(text), url, tries, response.status_code)
-        return Reply(body, None, url, tries, response.status_code)
+        return Reply(self.redact_data(body), None, url, tries, response.status_code)
 
     def get_json(self, path: str) -> tuple[int | None, Any]:
         """One GET of ``<first replica><path>``: (status, decoded body or None); never raises."""

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError
-from evalharness.runstore import RunStore, write_text_atomic
+from evalharness.runstore import RunStore, write_json_atomic, write_text_atomic
+from evalharness.secrets import scrub
 
 ANALYSIS_FILE = "analysis.json"
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+STEP_SUMMARY_LIMIT = 1024 * 1024 - 1024  # bytes; GitHub refuses a summary over 1 MiB
+SUMMARY_MARKER = ".step_summary.json"
 
 
 def read_analysis(run_dir: str | Path) -> dict[str, Any]:
@@ -45,30 +48,72 @@ def read_analysis(run_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def append_step_summary(markdown: str) -> Path | None:
-    """Append Markdown to the file named by $GITHUB_STEP_SUMMARY, if set; returns its path."""
+def append_step_summary(markdown: str, store: RunStore | None = None) -> Path | None:
+    """Append Markdown to the file named by $GITHUB_STEP_SUMMARY, if set; returns its path.
+
+    With ``store``, a run appends its summary once per summary file (a second `report` of
+    the same run in the same CI job adds nothing). What is appended stays under GitHub's
+    1 MiB limit for the whole summary file.
+    """
     target = os.environ.get(STEP_SUMMARY_ENV)
     if not target:
         return None
     path = Path(target)
+    marker = store.path(SUMMARY_MARKER) if store is not None else None
+    key = str(path.resolve())
+    done: list[str] = []
+    if marker is not None and marker.is_file():
+        try:
+            done = json.loads(marker.read_text(encoding="utf-8")).get("appended_to", [])
+        except (OSError, ValueError, AttributeError):
+            done = []
+        if key in done:
+            return path
     try:
+        used = path.stat().st_size if path.exists() else 0
+        text = fit_summary(markdown, STEP_SUMMARY_LIMIT - used)
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+            handle.write(scrub(text))
     except OSError as exc:
         raise ConfigError(f"{STEP_SUMMARY_ENV}={target}: cannot append ({exc.strerror})") from exc
+    if marker is not None:
+        write_json_atomic(marker, {"appended_to": [*done, key]})
     return path
 
 
-def write_reports(store: RunStore, analysis: dict[str, Any]) -> dict[str, Path]:
-    """Write report.md and report.html of a run; append report.md to the CI job summary."""
+def fit_summary(markdown: str, room: int) -> str:
+    """``markdown`` (ending in a newline) cut to ``room`` UTF-8 bytes, with a note if cut."""
+    text = markdown if markdown.endswith("\n") else markdown + "\n"
+    if len(text.encode("utf-8")) <= room:
+        return text
+    note = "\n\n> Summary cut to fit GitHub's 1 MiB job-summary limit; see report.html.\n"
+    keep = max(0, room - len(note.encode("utf-8")))
+    if keep == 0:
+        return ""
+    return text.encode("utf-8")[:keep].decode("utf-8", "ignore") + note
+
+
+def write_reports(
+    store: RunStore, analysis: dict[str, Any], *, unchanged: bool = False
+) -> dict[str, Path]:
+    """Write report.md and report.html of a run; append report.md to the CI job summary.
+
+    ``unchanged``: the analysis is the one the reports were made from; existing reports are
+    kept as they are (no rendering, no plots).
+    """
     from evalharness.report.html import render_html
     from evalharness.report.markdown import render_markdown
-    from evalharness.report.plots import render_plots
 
-    markdown = render_markdown(analysis)
-    page = render_html(analysis, render_plots(analysis))
     paths = {"markdown": store.path("report.md"), "html": store.path("report.html")}
-    write_text_atomic(paths["markdown"], markdown)
-    write_text_atomic(paths["html"], page)
-    append_step_summary(markdown)
+    if unchanged and all(p.is_file() for p in paths.values()):
+        markdown = paths["markdown"].read_text(encoding="utf-8")
+    else:
+        from evalharness.report.plots import render_plots
+        from evalharness.report.size import fit_markdown
+
+        markdown = fit_markdown(analysis, render_markdown)
+        page = render_html(analysis, render_plots(analysis))
+        write_text_atomic(paths["markdown"], markdown)
+        write_text_atomic(paths["html"], page)
+    append_step_summary(markdown, store)
     return paths

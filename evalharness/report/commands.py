@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -19,8 +20,16 @@ def report_command(run_dir: str) -> None:
     from evalharness.runstore import RunStore
 
     analysis = read_analysis(run_dir)
-    for path in write_reports(RunStore(run_dir), analysis).values():
+    store = RunStore(run_dir)
+    with store.lock("report"):
+        paths = write_reports(store, analysis)
+    for path in paths.values():
         click.echo(f"report: {path}")
+
+
+def run_name(run_dir: str) -> str:
+    """A run's name in a comparison: the directory as given (where its analysis was read)."""
+    return str(Path(run_dir))
 
 
 def _print(result: CompareResult) -> None:
@@ -74,14 +83,19 @@ def compare_command(
     """Compare CURRENT_RUN with BASELINE_RUN and check the CI gates.
 
     Exit code 0 when every gate passes (or none is configured), 1 when a gate fails,
-    2 when a run or the config cannot be read.
+    2 when a run or the config cannot be read (or a gate value is out of range).
     """
     from evalharness.config import load_config
     from evalharness.report import append_step_summary, read_analysis
     from evalharness.report.junit import write_junit
 
     gates = load_config(config_file).gates if config_file else {}
-    result = compare(read_analysis(baseline_run), read_analysis(current_run), gates)
+    result = compare(
+        read_analysis(baseline_run),
+        read_analysis(current_run),
+        gates,
+        names=(run_name(baseline_run), run_name(current_run)),
+    )
     _print(result)
     if junit_file:
         click.echo(f"junit: {write_junit(junit_file, result)}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalharness.config import GATE_KEYS
+from evalharness.config import GATE_KEYS, check_gate
 from evalharness.errors import ConfigError, did_you_mean
 from evalharness.report.content import dig, estimate, fmt_est, number
 
@@ -241,20 +241,32 @@ GATES: dict[str, Callable[[float, Mapping[str, Any], Mapping[str, Any]], GateRes
 
 
 def compare(
-    baseline: Mapping[str, Any], current: Mapping[str, Any], gates: Mapping[str, float]
+    baseline: Mapping[str, Any],
+    current: Mapping[str, Any],
+    gates: Mapping[str, float],
+    names: tuple[str, str] | None = None,
 ) -> CompareResult:
-    """The changes from ``baseline`` to ``current`` and the result of each configured gate."""
+    """The changes from ``baseline`` to ``current`` and the result of each configured gate.
+
+    ``names`` labels the two runs (the directories they were read from); without it the
+    directory stored in each analysis is used.
+    """
     for gate, limit in gates.items():
         if gate not in GATES:
             raise ConfigError(f"gates: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}")
         if number(limit) is None:
             raise ConfigError(f"gates.{gate} must be a finite number, got {limit!r}")
+        check_gate(gate, limit, f"gates.{gate}")
     results = [GATES[g](float(gates[g]), baseline, current) for g in GATE_KEYS if g in gates]
+    baseline_name, current_name = names or (
+        str(dig(baseline, "run", "dir") or "baseline"),
+        str(dig(current, "run", "dir") or "current"),
+    )
     return CompareResult(
         changes=changes(baseline, current),
         gates=results,
-        baseline_run=str(dig(baseline, "run", "dir") or "baseline"),
-        current_run=str(dig(current, "run", "dir") or "current"),
+        baseline_run=baseline_name,
+        current_run=current_name,
     )
 
 

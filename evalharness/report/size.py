@@ -1,0 +1,65 @@
+"""Keep report.md under GitHub's comment limit by shortening its examples, never its numbers."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+MARKDOWN_LIMIT = 65_536
+"""Characters GitHub accepts in a comment (report.md is often posted as one)."""
+
+EXAMPLE_TEXT_CHARS = 2_000
+CUT_MARK = " … [cut: the full text is in report.html]"
+NOTE = (
+    "> Examples were shortened to keep this report under GitHub's 65,536-character limit; "
+    "report.html has them in full."
+)
+
+
+def _shorten(text: Any, limit: int) -> Any:
+    if isinstance(text, str) and len(text) > limit:
+        return text[:limit] + CUT_MARK
+    return text
+
+
+def _with_examples(analysis: dict[str, Any], count: int, limit: int) -> dict[str, Any]:
+    trimmed = copy.copy(analysis)
+    examples = []
+    for example in (analysis.get("examples") or [])[:count]:
+        if not isinstance(example, dict):
+            continue
+        item = dict(example)
+        item["prompt"] = _shorten(item.get("prompt"), limit)
+        responses = item.get("responses")
+        if isinstance(responses, dict):
+            item["responses"] = {k: _shorten(v, limit) for k, v in responses.items()}
+        examples.append(item)
+    trimmed["examples"] = examples
+    return trimmed
+
+
+def fit_markdown(
+    analysis: dict[str, Any],
+    render: Callable[[dict[str, Any]], str],
+    limit: int = MARKDOWN_LIMIT,
+) -> str:
+    """``render(analysis)``, with its examples shortened, then fewer, until under ``limit``."""
+    markdown = render(analysis)
+    if len(markdown) < limit:
+        return markdown
+    room = limit - len(NOTE) - 2
+    count = len(analysis.get("examples") or [])
+    text_limit = EXAMPLE_TEXT_CHARS
+    while True:
+        markdown = render(_with_examples(analysis, count, text_limit))
+        if len(markdown) < room:
+            return f"{markdown.rstrip()}\n\n{NOTE}\n"
+        if text_limit > 200:
+            text_limit //= 2
+        elif count > 0:
+            count //= 2
+        else:
+            break
+    # Even without examples the report is too long (huge names or warnings): cut it.
+    return f"{markdown[: room - 1].rstrip()}\n\n{NOTE}\n"
