@@ -1,0 +1,75 @@
+"""Records round-trip any string: line separators, NUL, lone surrogates, very long lines."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evalharness.prompts import load_prompts
+from evalharness.records import GenerationRecord, PairwiseRecord
+from evalharness.runstore import RunStore
+
+SEPARATORS = ["\u2028", "\u2029", "\u0085", "\r", "\x00", "\x1c", "\x1d", "\x1e", "\v", "\f"]
+tricky = st.lists(
+    st.one_of(
+        st.text(),  # arbitrary code points, lone surrogates included
+        st.sampled_from(SEPARATORS),
+        st.just("\ud800"),
+        st.just("\udfff"),
+        st.just("\n"),
+    ),
+    max_size=8,
+).map("".join)
+
+
+def paired(text: str) -> str:
+    """``text`` with adjacent high+low surrogates joined into their character (JSON's reading)."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def generation(prompt_id: str, text: str) -> GenerationRecord:
+    return GenerationRecord(
+        prompt_id=prompt_id, role="tuned", model="fake:t", resolved="fake:t", prompt=text,
+        rendered_prompt=text, output=text[::-1], prompt_tokens=1, output_tokens=2,
+        finish_reason="stop", seconds=0.0, params={text: text}, category=text or None,
+    )  # fmt: skip
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(tricky, min_size=1, max_size=6))
+def test_any_text_round_trips(tmp_path_factory, texts):
+    store = RunStore(tmp_path_factory.mktemp("run"))
+    records = [generation(f"id{i}{t}", t) for i, t in enumerate(texts)]
+    store.append(records[:3])
+    store.append(records[3:])
+    expected = [generation(f"id{i}{paired(t)}", paired(t)) for i, t in enumerate(texts)]
+    for record, text in zip(expected, texts, strict=True):
+        record.output = paired(text[::-1])
+    assert store.read(GenerationRecord) == expected
+    raw = store.path(GenerationRecord.FILE).read_bytes()
+    raw.decode("utf-8")  # valid UTF-8 even with lone surrogates in the text
+    assert raw.count(b"\n") == len(records)  # one line per record, whatever the text holds
+
+
+def test_a_very_long_line_round_trips(tmp_path):
+    store = RunStore(tmp_path)
+    text = ("long \u2028 line \x00 " * 200_000) + "\ud83d"
+    record = PairwiseRecord(
+        prompt_id="p", comparison="c", x="a", y="b", order="xy", judge="j", rubric="r",
+        template="t", rendered_prompt=text, probs={"A": 0.5}, mass=0.5, p_first=0.5, p_x=0.5,
+        low_mass=False, mode="logprobs",
+    )  # fmt: skip
+    store.append([record])
+    assert store.read(PairwiseRecord) == [record]
+
+
+def test_a_prompt_file_may_hold_raw_line_separators(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    rows = [{"id": "a", "prompt": "one\u2028two\u2029three\u0085four"}, {"id": "b", "prompt": "x"}]
+    path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8"
+    )
+    items = load_prompts(path)
+    assert [i.prompt for i in items] == [r["prompt"] for r in rows]
