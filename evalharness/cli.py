@@ -18,6 +18,7 @@ from evalharness.clitools import (
     model_options,
     retry_option,
 )
+from evalharness.config import RunConfig
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -71,8 +72,7 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.pipeline import record_judge
     from evalharness.preflight import check_judging
 
-    with existing_run(run_dir, flags, "judge", retry_failed) as (store, config):
-        check_judging(config)
+    with existing_run(run_dir, flags, "judge", retry_failed, check_judging) as (store, config):
         summary = run_judge(store, config)
         record_judge(store, config)
     click.echo(summary.line())
@@ -96,9 +96,11 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.preflight import check_judging, check_probes
     from evalharness.probes.stage import run_probes
 
-    with existing_run(run_dir, flags, "bias", retry_failed) as (store, config):
+    def check(config: RunConfig) -> None:
         check_judging(config)
         check_probes(config)
+
+    with existing_run(run_dir, flags, "bias", retry_failed, check) as (store, config):
         summary = run_probes(store, config)
         record_judge(store, config)
         click.echo(summary.line())
@@ -117,9 +119,10 @@ def analyze(run_dir: str, **flags: Any) -> None:
     The run's saved config is used; --judge picks one of the judges that judged this run
     (default: the latest), and statistics settings (bootstrap, tie band, gates) may change.
     """
-    from evalharness.pipeline import write_analysis
+    from evalharness.pipeline import check_judge_present, write_analysis
 
     with existing_run(run_dir, flags, "analyze") as (store, config):
+        check_judge_present(store, config)
         analysis = write_analysis(store, config)
     for warning in analysis["warnings"]:
         click.echo(f"warning: {warning}", err=True)

@@ -143,8 +143,10 @@ STAGE_KEYS: dict[str, frozenset[str]] = {
 """What each stage command may change in a run's saved config; the rest is the run's."""
 
 
-def stage_config(store: Any, flags: dict[str, Any], stage: str) -> RunConfig:
-    """The run's saved config, changed only where ``stage`` owns the key; changes recorded.
+def stage_config(
+    store: Any, flags: dict[str, Any], stage: str
+) -> tuple[RunConfig, dict[str, Any]]:
+    """The run's saved config changed only where ``stage`` owns the key, and the changes.
 
     Flags and ``--config`` values equal to the saved ones are no change. A value the stage
     does not own (the base model for `judge`...) is an error: it belongs to another run.
@@ -170,31 +172,44 @@ def stage_config(store: Any, flags: dict[str, Any], stage: str) -> RunConfig:
             f"change only {', '.join(sorted(STAGE_KEYS[stage]))}: start a new run for another "
             f"{key}"
         )
-    if changes and stage != "analyze":
-        history = manifest.get("changes", [])
-        history.append(
-            {
-                "command": stage,
-                "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                "values": changes,
-            }
-        )
-        store.update_manifest(config=changed_config.to_dict(), changes=history)
-    return changed_config
+    return changed_config, changes
+
+
+def record_changes(store: Any, config: RunConfig, changes: dict[str, Any], stage: str) -> None:
+    """Save a stage's changed config in the manifest, with the change in its history."""
+    history = store.read_manifest().get("changes", [])
+    history.append(
+        {"command": stage, "time": datetime.now(UTC).isoformat(timespec="seconds"),
+         "values": changes}
+    )  # fmt: skip
+    store.update_manifest(config=config.to_dict(), changes=history)
 
 
 @contextmanager
 def existing_run(
-    run_dir: str, flags: dict[str, Any], stage: str, retry_failed: bool = True
+    run_dir: str,
+    flags: dict[str, Any],
+    stage: str,
+    retry_failed: bool = True,
+    check: Callable[[RunConfig], Any] | None = None,
 ) -> Iterator[tuple[Any, RunConfig]]:
-    """Lock an existing run directory and yield it with its config for ``stage``."""
+    """Lock an existing run and yield it with its config for ``stage``.
+
+    ``check`` validates the config (rubric, templates...) before anything is written; a
+    change the stage may make is then recorded in the manifest (not for `analyze`, which
+    only reads a view of the run).
+    """
     from evalharness.runstore import RunStore
 
     store = RunStore(run_dir, retry_failed=retry_failed)
     if not store.exists():
         raise ConfigError(f"{run_dir} is not a run directory (no manifest.json)")
     with store.lock(stage):
-        config = stage_config(store, flags, stage)
+        config, changes = stage_config(store, flags, stage)
+        if check is not None:
+            check(config)
+        if changes and stage != "analyze":
+            record_changes(store, config, changes, stage)
         if config.allow_hub:
             os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
         yield store, config

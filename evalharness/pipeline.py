@@ -73,6 +73,19 @@ def record_judge(store: RunStore, config: RunConfig) -> None:
     store.update_manifest(judges=judges)
 
 
+def check_judge_present(store: RunStore, config: RunConfig) -> None:
+    """ConfigError when ``config.judge`` never judged this run (analysis would be empty)."""
+    manifest = store.read_manifest()
+    judges = [j.get("spec") for j in manifest.get("judges", [])]
+    judges += [manifest["judge"]["spec"]] if isinstance(manifest.get("judge"), dict) else []
+    if judges and config.judge not in judges:
+        raise ConfigError(
+            f"{store.dir}: no judgments by {config.judge} in this run; its judges: "
+            f"{', '.join(sorted(set(map(str, judges))))} (run `evalharness judge "
+            f"{store.dir} --judge {config.judge}` first)"
+        )
+
+
 def judges_note(store: RunStore, config: RunConfig) -> list[str]:
     """A sentence naming the judge analyzed when the run holds several."""
     judges = [j.get("spec") for j in store.read_manifest().get("judges", [])]
