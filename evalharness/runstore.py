@@ -83,9 +83,16 @@ def retryable(record: Record) -> bool:
     """Whether a record is a failure worth another try on a rerun.
 
     Server and backend failures (an HTTP error, a timeout, a refused connection) are; a
-    judge that answered without a readable verdict (``raw_text`` kept) is data, not retried.
+    judge that answered without a readable verdict (``raw_text`` kept) is data, and an item
+    skipped for its input (``skipped: ...``, a prompt longer than the context) would only
+    fail again: neither is retried.
     """
-    return bool(getattr(record, "error", None)) and getattr(record, "raw_text", None) is None
+    error = str(getattr(record, "error", None) or "")
+    return (
+        bool(error)
+        and not error.startswith("skipped:")  # decided by the input: the same again
+        and getattr(record, "raw_text", None) is None
+    )
 
 
 def lock_holder(run_dir: Path) -> str:

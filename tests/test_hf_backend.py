@@ -327,3 +327,17 @@ def test_choices_that_are_not_single_tokens_or_share_a_token(chat_backend):
         chat_backend.choice_token_ids(("1", "excellent answer"))
     with pytest.raises(ModelError, match="share a token"):
         chat_backend.choice_token_ids(("3", " 3"))
+
+
+def test_a_prompt_longer_than_the_context_is_skipped_with_a_reason(base_backend):
+    long_prompt = "river " * 600  # the tiny model's context is 512 positions
+    results = base_backend.generate(
+        [
+            GenerationRequest(key="long", prompt=long_prompt, max_new_tokens=4),
+            GenerationRequest(key="short", prompt="A river is", max_new_tokens=4),
+        ]
+    )
+    assert results[0].finish_reason == "error"
+    assert results[0].error.startswith("skipped: the prompt is ")
+    assert "context of 512 tokens" in results[0].error
+    assert results[1].error is None and results[1].output_tokens > 0

@@ -24,7 +24,7 @@ _KINDS = (
     (re.compile(r"^connection error"), "connection error"),
     (re.compile(r"^malformed JSON|^JSON from .* not an object"), "malformed response"),
     (re.compile(r"no verdict"), "no verdict"),
-    (re.compile(r"context|too long|exceeds", re.IGNORECASE), "too long for the model"),
+    (re.compile(r"^skipped:.*context"), "longer than the model's context"),
 )
 
 

@@ -153,8 +153,12 @@ class HFBackend(Backend):
             encoded.append((index, text, self._encode(text, request.messages is not None)))
         # Group by sampling parameters, then sort by length so padding stays small.
         groups: dict[tuple[Any, ...], list[tuple[int, str, list[int]]]] = {}
+        context = getattr(self.model.config, "max_position_embeddings", None)
         for item in encoded:
             req = requests[item[0]]
+            if context and len(item[2]) + req.max_new_tokens > context:
+                results[item[0]] = _too_long(item, req, context)
+                continue
             params = (req.max_new_tokens, req.temperature, req.top_p, req.seed, req.stop)
             groups.setdefault(params, []).append(item)
         for items in groups.values():
@@ -381,6 +385,15 @@ class HFBackend(Backend):
                     if progress:
                         progress(1)
         return [item for item in out if item is not None]
+
+
+def _too_long(item: tuple[int, str, list[int]], req: GenerationRequest, context: int) -> Any:
+    """A generation skipped because the prompt does not fit the model's context."""
+    reason = (
+        f"skipped: the prompt is {len(item[2])} tokens and with max_new_tokens "
+        f"{req.max_new_tokens} exceeds the model's context of {context} tokens"
+    )
+    return GenerationResult("", len(item[2]), 0, "error", 0.0, item[1], reason)
 
 
 def _starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
