@@ -135,12 +135,19 @@ JUDGE_KEYS = frozenset(
     {"judge", "rubric", "pointwise_template", "pairwise_template", "judge_mode", "low_mass",
      "tie_band"}
 )  # fmt: skip
+STATISTICS_KEYS = frozenset({"bootstrap", "gates", "max_failure_share"})
 STAGE_KEYS: dict[str, frozenset[str]] = {
     "judge": JUDGE_KEYS | RUNTIME_KEYS,
-    "bias": JUDGE_KEYS | RUNTIME_KEYS | {"probes", "probe_rules", "rewriter"},
-    "analyze": JUDGE_KEYS | {"bootstrap", "gates", "max_failure_share"},
+    "bias": JUDGE_KEYS | RUNTIME_KEYS | STATISTICS_KEYS | {"probes", "probe_rules", "rewriter"},
+    "analyze": JUDGE_KEYS | STATISTICS_KEYS,
 }
 """What each stage command may change in a run's saved config; the rest is the run's."""
+IGNORED_KEYS: dict[str, frozenset[str]] = {
+    "judge": frozenset({"bootstrap", "gates", "probes", "probe_rules", "rewriter"}),
+    "bias": frozenset(),
+    "analyze": (RUNTIME_KEYS - STATISTICS_KEYS) | {"probes", "probe_rules", "rewriter"},
+}
+"""Keys a stage does not use: a shared CI config may hold them; the stage leaves them be."""
 
 
 def stage_config(
@@ -163,7 +170,10 @@ def stage_config(
     given.update({k: v for k, v in flags.items() if v is not None})
     changed_config = base.with_overrides(**given)
     old, new = base.to_dict(), changed_config.to_dict()
-    changes = {k: [old[k], new[k]] for k in new if new[k] != old[k]}
+    changes = {
+        k: [old[k], new[k]] for k in new if new[k] != old[k] and k not in IGNORED_KEYS[stage]
+    }
+    changed_config = base.with_overrides(**{k: v for k, v in given.items() if k in changes})
     foreign = sorted(set(changes) - STAGE_KEYS[stage])
     if foreign:
         key = foreign[0]
