@@ -162,7 +162,8 @@ class RunStore:
             yield
         finally:
             self._lock = None
-            (self.dir / LOCK_INFO).unlink(missing_ok=True)
+            if self.dir.is_dir():
+                (self.dir / LOCK_INFO).unlink(missing_ok=True)
             lock.release()
 
     def discard_if_empty(self) -> bool:
@@ -189,15 +190,19 @@ class RunStore:
 
     @contextmanager
     def claim(self, command: str = "") -> Iterator[None]:
-        """Lock the directory for a block that may create it; on failure undo an empty creation."""
+        """Lock the directory for a block that may create it; on failure undo an empty creation.
+
+        Only the process that holds the lock undoes anything, and it does so before it
+        lets the lock go: a process refused by the lock never touches the directory.
+        """
         fresh = not self.dir.exists()
-        try:
-            with self.lock(command):
+        with self.lock(command):
+            try:
                 yield
-        except BaseException:
-            if fresh:
-                self.discard_if_empty()
-            raise
+            except BaseException:
+                if fresh:
+                    self.discard_if_empty()
+                raise
 
     def read_manifest(self) -> dict[str, Any]:
         """The manifest, or {} when there is none."""

@@ -141,3 +141,26 @@ def test_claim_keeps_records_and_existing_directories(tmp_path):
     with pytest.raises(RuntimeError), other.claim():
         raise RuntimeError("fails")
     assert other.exists()
+
+
+def test_a_refused_claim_leaves_the_holders_new_directory_alone(tmp_path):
+    import os
+
+    run_dir = tmp_path / "new"
+    holder, other = RunStore(run_dir), RunStore(run_dir)
+    with holder.claim("run"):
+        holder.update_manifest(config={})
+        with pytest.raises(ConfigError, match=rf"is in use by pid {os.getpid()} on .*\(run\)"):
+            with other.claim("run"):
+                pass
+        assert (run_dir / "manifest.json").exists()
+    assert (run_dir / "manifest.json").exists()
+    assert not (run_dir / ".lock.json").exists()
+
+
+def test_a_claim_that_fails_before_any_record_leaves_nothing(tmp_path):
+    run_dir = tmp_path / "new"
+    with pytest.raises(ConfigError), RunStore(run_dir).claim("run"):
+        RunStore(run_dir).update_manifest(config={})
+        raise ConfigError("bad input found late")
+    assert not run_dir.exists()
