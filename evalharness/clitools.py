@@ -150,9 +150,7 @@ IGNORED_KEYS: dict[str, frozenset[str]] = {
 """Keys a stage does not use: a shared CI config may hold them; the stage leaves them be."""
 
 
-def stage_config(
-    store: Any, flags: dict[str, Any], stage: str
-) -> tuple[RunConfig, dict[str, Any]]:
+def stage_config(store: Any, flags: dict[str, Any], stage: str) -> tuple[RunConfig, dict[str, Any]]:
     """The run's saved config changed only where ``stage`` owns the key, and the changes.
 
     Flags and ``--config`` values equal to the saved ones are no change. A value the stage

@@ -29,6 +29,7 @@ answer_prefix: "Verdict:"
 choices: ["A"]
 """
 
+# fmt: off
 CASES: list[dict] = [
     # config files: one validator for flags and files, with ranges and line numbers
     {"name": "config not UTF-8", "files": {"c.yaml": b"seed: \xff\xfe\n"},
@@ -113,6 +114,7 @@ CASES: list[dict] = [
      "args": ["compare", "{old}", "{old}", "--config", "{g.yaml}"],
      "expect": "must be between 0 and 1 (a share: 0.5 means 50%), got 50"},
 ]
+# fmt: on
 
 
 def fill(text: str, paths: dict[str, Path]) -> str:

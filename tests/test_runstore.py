@@ -150,9 +150,9 @@ def test_a_refused_claim_leaves_the_holders_new_directory_alone(tmp_path):
     holder, other = RunStore(run_dir), RunStore(run_dir)
     with holder.claim("run"):
         holder.update_manifest(config={})
-        with pytest.raises(ConfigError, match=rf"is in use by pid {os.getpid()} on .*\(run\)"):
-            with other.claim("run"):
-                pass
+        refused = pytest.raises(ConfigError, match=rf"is in use by pid {os.getpid()} on .*\(run\)")
+        with refused, other.claim("run"):
+            pass
         assert (run_dir / "manifest.json").exists()
     assert (run_dir / "manifest.json").exists()
     assert not (run_dir / ".lock.json").exists()
