@@ -73,3 +73,20 @@ def test_a_prompt_file_may_hold_raw_line_separators(tmp_path):
     )
     items = load_prompts(path)
     assert [i.prompt for i in items] == [r["prompt"] for r in rows]
+
+
+def test_a_lone_surrogate_in_a_request_is_sent_escaped():
+    import httpx
+
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"ok": True})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    from evalharness.backends.http_client import HttpTransport
+
+    transport = HttpTransport(["http://server/v1"], client=client)
+    reply = transport.post_json("/chat/completions", {"text": "model said \ud800 here"})
+    assert reply.ok and seen == [{"text": "model said \ud800 here"}]

@@ -205,6 +205,10 @@ class HttpTransport:
 
     def post_json(self, path: str, payload: dict[str, Any]) -> Reply:
         """POST ``payload`` to ``<replica><path>``, retrying transient failures."""
+        # ASCII JSON: a lone surrogate in a model's text (a server may send "\ud800") is
+        # sent as its escape instead of failing to encode
+        body_bytes = json.dumps(payload, ensure_ascii=True).encode("ascii")
+        headers = {**self._headers(), "Content-Type": "application/json"}
         failed: set[str] = set()
         last_error = ("no attempt made", "")
         last_status: int | None = None
@@ -215,7 +219,7 @@ class HttpTransport:
             wait: float | None = None
             try:
                 response = self._client.post(
-                    url, json=payload, headers=self._headers(), timeout=self.timeout
+                    url, content=body_bytes, headers=headers, timeout=self.timeout
                 )
             except httpx.TimeoutException as exc:
                 detail = f"{type(exc).__name__}: {exc}"
