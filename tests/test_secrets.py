@@ -94,4 +94,3 @@ def test_transport_redacts_before_cutting_and_inside_bodies():
     assert ok.body == {"data": ["***", {"***": "a***b"}]}
     failed = transport.post_json("/bad", {})
     assert failed.error is not None and KEY[:4] not in failed.error
-
