@@ -169,10 +169,12 @@ def judge_validate(
     import re
 
     from evalharness.pipeline import claim_validation_dir, print_validation
+    from evalharness.preflight import check_judging
     from evalharness.runstore import RunStore, write_json_atomic
     from evalharness.validate import run_validation
 
     config = build_config(**flags)
+    check_judging(config)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(out_dir or RESULTS_DIR / f"validate-{slug}")
     with store.claim("judge-validate"):
