@@ -68,7 +68,7 @@ def test_an_outage_mid_run_is_counted_shown_and_retried(tmp_path, prompts, serve
     for name in ("report.md", "report.html"):
         text = (run_dir / name).read_text(encoding="utf-8")
         assert "No warnings" not in text
-        assert "4 of 6 generate records failed for the tuned model" in text
+        assert "4 of 6 generations failed for the tuned model" in text
         assert "connection error ×4" in text
         assert "failed to parse" not in text
 
@@ -122,4 +122,21 @@ def test_failure_share_threshold(tmp_path, prompts):
     assert result.exit_code == 0, result.output
     analysis = json.loads((tmp_path / "b" / "analysis.json").read_text(encoding="utf-8"))
     assert 0 < analysis["failures"]["share"] <= 0.2
-    assert any("generate records failed for the tuned model" in w for w in analysis["warnings"])
+    assert any("generations failed for the tuned model" in w for w in analysis["warnings"])
+
+
+def test_a_judge_server_error_is_a_failure_not_a_parse_failure(tmp_path, prompts, server):
+    run_dir = tmp_path / "run"
+    server.fail_status, server.fail_body = 502, "bad gateway"
+    judge = f"openai:stub@{server.url}"
+    args = ["run", "--base", "fake:b", "--tuned", "fake:t", "--judge", judge, "--prompts",
+            str(prompts), "--run-dir", str(run_dir), "--no-bias",
+            "--config", str(write_config(tmp_path))]  # fmt: skip
+    assert invoke(*args).exit_code == 3
+    analysis = json.loads((run_dir / "analysis.json").read_text(encoding="utf-8"))
+    stages = {g["stage"]: g for g in analysis["failures"]["stages"] if g["model"] == judge}
+    assert stages["judge pairwise"]["kinds"] == {"HTTP 502": 12}
+    assert stages["judge pointwise"]["failed"] == stages["judge pointwise"]["records"] > 0
+    assert analysis["reliability"]["parse_failures"]["pairwise"] == 0
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "12 of 12 pairwise judgments failed for the judge model" in report

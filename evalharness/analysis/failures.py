@@ -16,6 +16,13 @@ from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecor
 from evalharness.runstore import RunStore
 
 FIRST_ERRORS = 3
+STAGE_NOUNS = {
+    "generate": "generations",
+    "judge pointwise": "pointwise judgments",
+    "judge pairwise": "pairwise judgments",
+    "bias pointwise": "pointwise judgments of probe variants",
+    "bias pairwise": "pairwise judgments of probe variants",
+}
 ERROR_CHARS = 300
 
 _KINDS = (
@@ -97,9 +104,10 @@ def failure_warnings(failures: dict[str, Any] | None) -> list[str]:
         kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(group["kinds"].items()))
         who = f"{group['role']} model {group['model']}"
         first = group["first_errors"][0] if group["first_errors"] else ""
+        what = STAGE_NOUNS.get(group["stage"], f"{group['stage']} records")
         out.append(
-            f"{group['failed']} of {group['records']} {group['stage']} records failed for the "
-            f"{who} ({kinds}); they are left out of the statistics. First error: {first}"
+            f"{group['failed']} of {group['records']} {what} failed for the {who} ({kinds}); "
+            f"they are left out of the statistics. First error: {first}"
         )
     return out
 

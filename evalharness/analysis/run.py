@@ -280,7 +280,7 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "points": points,
     }
     analysis["failures"] = count_failures(store, config.judge)
-    analysis["warnings"] = warnings_for(analysis) + failure_warnings(analysis["failures"])
+    analysis["warnings"] = failure_warnings(analysis["failures"]) + warnings_for(analysis)
     return analysis
 
 
