@@ -104,9 +104,9 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
         summary = run_probes(store, config)
         record_judge(store, config)
         click.echo(summary.line())
-        write_analysis(store, config)
+        analysis = write_analysis(store, config)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config)
+    check_failures(store, config, failures=analysis["failures"])
 
 
 @cli.command()
@@ -127,7 +127,7 @@ def analyze(run_dir: str, **flags: Any) -> None:
     for warning in analysis["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config)
+    check_failures(store, config, failures=analysis["failures"])
 
 
 @cli.command("judge-validate")

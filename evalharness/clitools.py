@@ -223,10 +223,20 @@ def existing_run(
         yield store, config
 
 
-def check_failures(store: Any, config: RunConfig, stages: tuple[str, ...] | None = None) -> None:
-    """Raise FailuresError (exit 3) when the run's failed share is over the threshold."""
+def check_failures(
+    store: Any,
+    config: RunConfig,
+    stages: tuple[str, ...] | None = None,
+    failures: dict[str, Any] | None = None,
+) -> None:
+    """Raise FailuresError (exit 3) when the run's failed share is over the threshold.
+
+    ``failures`` are counts already made (an analysis's); else the records are counted.
+    """
     from evalharness.analysis.failures import count_failures, over_threshold
 
-    message = over_threshold(count_failures(store, config.judge, stages), config.max_failure_share)
+    if failures is None:
+        failures = count_failures(store, config.judge, stages)
+    message = over_threshold(failures, config.max_failure_share)
     if message:
         raise FailuresError(message)

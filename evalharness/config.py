@@ -217,8 +217,8 @@ def load_config_values(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
-    for line, key in duplicate_keys(node):
-        raise ConfigError(f"{path}:{line}: duplicate key {key!r} (each key may appear once)")
+    for number, key in duplicate_keys(node):
+        raise ConfigError(f"{path}:{number}: duplicate key {key!r} (each key may appear once)")
     lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value}
     defaults = {f.name: getattr(config, f.name) for f in fields(RunConfig)}
     values = {}

@@ -65,13 +65,15 @@ def count_failures(
     """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     records: list[Record] = list(store.read(GenerationRecord))
-    for cls in (PointwiseRecord, PairwiseRecord):
-        records += [r for r in store.read(cls) if judge is None or r.judge == judge]
+    records += [r for r in store.read(PointwiseRecord) if judge is None or r.judge == judge]
+    records += [r for r in store.read(PairwiseRecord) if judge is None or r.judge == judge]
     if stages is not None:
         records = [r for r in records if _stage(r) in stages]
     for record in records:
-        model = record.model if isinstance(record, GenerationRecord) else record.judge  # type: ignore[attr-defined]
-        role = record.role if isinstance(record, GenerationRecord) else "judge"
+        if isinstance(record, GenerationRecord):
+            model, role = record.model, record.role
+        else:
+            model, role = getattr(record, "judge", ""), "judge"
         group = groups.setdefault(
             (_stage(record), model),
             {"stage": _stage(record), "model": model, "role": role, "records": 0, "failed": 0,
@@ -84,14 +86,14 @@ def count_failures(
             group["kinds"][error_kind(record)] += 1
             if len(group["first_errors"]) < FIRST_ERRORS:
                 group["first_errors"].append(" ".join(str(error).split())[:ERROR_CHARS])
-    stages = [{**g, "kinds": dict(g["kinds"])} for g in groups.values()]
-    total = sum(g["records"] for g in stages)
-    failed = sum(g["failed"] for g in stages)
+    counted = [{**g, "kinds": dict(g["kinds"])} for g in groups.values()]
+    total = sum(g["records"] for g in counted)
+    failed = sum(g["failed"] for g in counted)
     return {
         "records": total,
         "failed": failed,
         "share": failed / total if total else 0.0,
-        "stages": stages,
+        "stages": counted,
     }
 
 

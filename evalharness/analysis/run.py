@@ -279,8 +279,8 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "bias": _bias(config, criteria, scores, pairs, probes),
         "points": points,
     }
-    analysis["failures"] = count_failures(store, config.judge)
-    analysis["warnings"] = failure_warnings(analysis["failures"]) + warnings_for(analysis)
+    failures = analysis["failures"] = count_failures(store, config.judge)
+    analysis["warnings"] = failure_warnings(failures) + warnings_for(analysis)
     return analysis
 
 
