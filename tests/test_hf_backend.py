@@ -341,3 +341,15 @@ def test_a_prompt_longer_than_the_context_is_skipped_with_a_reason(base_backend)
     assert results[0].error.startswith("skipped: the prompt is ")
     assert "context of 512 tokens" in results[0].error
     assert results[1].error is None and results[1].output_tokens > 0
+
+
+def test_a_judge_prompt_longer_than_the_context_is_skipped_with_a_reason(chat_backend):
+    def ask(text: str) -> ChoiceRequest:
+        return ChoiceRequest(
+            key=text[:5], choices=("1", "2"), messages=chat(text), answer_prefix="Score:"
+        )
+
+    results = chat_backend.choice_probs([ask("short answer"), ask("word " * 600)])
+    assert results[0].error is None and results[0].mass > 0
+    assert results[1].probs == {} and results[1].error.startswith("skipped: the judge prompt")
+    assert "context of 512 tokens" in results[1].error

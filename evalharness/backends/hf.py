@@ -267,6 +267,20 @@ class HFBackend(Backend):
             token_lists.append(self._encode(text, request.messages is not None))
             seqs = self.choice_token_ids(request.choices).values()
             leads.append(sorted({seq[0] for forms in seqs for seq in forms if len(seq) == 2}))
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        fits = [not context or len(ids) + 2 <= context for ids in token_lists]
+        if not all(fits):  # judge what fits; record the rest as skipped, with the reason
+            kept = [r for r, ok in zip(requests, fits, strict=True) if ok]
+            inner = iter(self.choice_probs(kept, progress))
+            if progress:
+                progress(fits.count(False))
+            return [
+                next(inner) if ok else ChoiceResult(
+                    {}, rendered_prompt=text, error=f"skipped: the judge prompt is {len(ids)} "
+                    f"tokens, longer than the model's context of {context} tokens",
+                )
+                for ok, text, ids in zip(fits, texts, token_lists, strict=True)
+            ]  # fmt: skip
         if self.prefix_cache:
             distributions = self._cached_distributions(requests, token_lists, leads, progress)
         else:
