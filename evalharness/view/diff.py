@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-_TOKENS = re.compile(r"\S+|\s+")
+_TOKENS = re.compile(r"\s*\S+|\s+$")
 
 #: one piece of a diff: ("equal" | "delete" | "insert", text)
 Segment = tuple[str, str]
@@ -14,15 +14,18 @@ Segment = tuple[str, str]
 def word_diff(original: str, variant: str) -> list[Segment]:
     """The variant as pieces kept, deleted from the original, or inserted, word by word.
 
-    Whitespace runs are tokens too, so joining the "equal" and "delete" pieces gives back the
-    original and joining "equal" and "insert" gives the variant.
+    Words are compared without their whitespace (each keeps the whitespace before it), so a
+    rewritten phrase shows as one deletion and one insertion. Joining the "equal" and
+    "insert" pieces gives back the variant exactly.
     """
     before, after = _TOKENS.findall(original), _TOKENS.findall(variant)
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        None, [t.strip() for t in before], [t.strip() for t in after], autojunk=False
+    )
     out: list[Segment] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            _add(out, "equal", "".join(before[i1:i2]))
+            _add(out, "equal", "".join(after[j1:j2]))
             continue
         if op in ("delete", "replace"):
             _add(out, "delete", "".join(before[i1:i2]))

@@ -45,6 +45,7 @@ nav.views a { margin-right: .7rem; white-space: nowrap; }
 .levels span { width: 10px; text-align: center; }
 table.scores td { white-space: nowrap; }
 del { background: #ffe3e3; color: #8a041a; } ins { background: #c1eac5; text-decoration: none; }
+del + ins, ins + del { margin-left: .2em; }
 .probe { border-left: 3px solid #d9e2ec; padding-left: .8rem; margin: .6rem 0; }
 .cmp table { width: auto; }
 td.num, .num { font-variant-numeric: tabular-nums; white-space: nowrap; }

@@ -113,3 +113,14 @@ def write_site(run_dir: Path, pages: dict[str, str]) -> Path:
 def write_view(store: RunStore, config: RunConfig) -> Path:
     """Build the entries of a run and write view.html (and view/ for a large run)."""
     return write_site(store.dir, render_site(build_entries(store, config)))
+
+
+def write_view_if_run(store: RunStore) -> Path | None:
+    """Write the view of a run that has generations (as reports do); None when it has none."""
+    from evalharness.clitools import run_dir_from_manifest
+    from evalharness.records import GenerationRecord
+
+    if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):
+        return None
+    store, config = run_dir_from_manifest(str(store.dir), {})
+    return write_view(store, config)
