@@ -125,7 +125,13 @@ def labels_table(run_dir: Path) -> pa.Table | None:
     if not path.is_file():
         return None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]  # a line cut short by a kill is not a label yet
+    try:
+        text = complete.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -141,11 +147,20 @@ def labels_table(run_dir: Path) -> pa.Table | None:
             }
         )
     names = list(dict.fromkeys(k for row in rows for k in row))
-    try:
-        return pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a field with mixed types: all as text
-        text = [{k: None if r.get(k) is None else str(r[k]) for k in names} for r in rows]
-        return pa.Table.from_pylist(text, schema=pa.schema([(k, pa.string()) for k in names]))
+    return pa.table({name: _column([row.get(name) for row in rows]) for name in names})
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """An Arrow column of JSON values; values of different types become text."""
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pa.array(values, pa.string())
+    if len(kinds) <= 1 or kinds == {int, float}:
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def write_table(table: pa.Table, path: Path, fmt: str) -> None:
