@@ -52,7 +52,8 @@ def _order_rows(comparison: Comparison) -> str:
             else esc(fmt.prob(record.p_x))
         )
         rows.append(
-            f"<tr data-order={order}><td>{esc(first)} first</td><td class=num>{value}</td>"
+            f'<tr data-order="{esc(order)}"><td>'
+            f"{esc(first)} first</td><td class=num>{value}</td>"
             f"<td class=num>{esc(fmt.pct(record.mass))}"
             f"{' <span class=flag>low mass</span>' if record.low_mass else ''}</td></tr>"
         )
@@ -90,7 +91,7 @@ def _answers(entry: PromptEntry) -> str:
 
 
 def _scores(entry: PromptEntry, criteria: list[str]) -> str:
-    roles = [r for r in ("base", "tuned") if r in entry.scores] or sorted(entry.scores)
+    roles = [r for r in ("base", "tuned") if r in entry.scores]
     if not roles:
         return '<p class="na">No pointwise scores.</p>'
     head = "".join(f"<th>{esc(r)}</th>" for r in roles)
