@@ -48,9 +48,12 @@ def test_export_round_trips_every_record(run_dir: Path, fmt: str, tmp_path: Path
         original = store.read(cls)
         assert original, name
         assert read_records(tmp_path / f"{name}.{fmt}", cls) == original, name
-    labels = [json.loads(line) for line in (run_dir / "labels.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run_dir / "labels.jsonl").read_text().splitlines()]
+    names = list(dict.fromkeys(k for row in lines for k in row))
+    labels = [{k: row.get(k) for k in names} for row in lines]
     for row in labels:
-        row["shown_order"] = json.dumps(row["shown_order"]) if "shown_order" in row else None
+        if row["shown_order"] is not None:
+            row["shown_order"] = json.dumps(row["shown_order"])
     back = read_table(tmp_path / f"labels.{fmt}").to_pylist()
     assert back == labels
 

@@ -14,7 +14,7 @@ from viewrun import EVIL_ID, IMG, PAYLOAD, SCRIPT, Planted, make_run
 from evalharness.cli import cli
 from evalharness.view.diff import word_diff
 from evalharness.view.entries import anchor_for
-from evalharness.view.labels import read_labels
+from evalharness.view.labels import HumanLabel, read_labels
 from evalharness.view.pages import LIST_SIZE, PAGE_SIZE
 
 SMALL = 40
@@ -137,7 +137,8 @@ def test_labels_are_read_tolerantly(small: tuple[Path, Planted]) -> None:
     assert set(labels.by_prompt) == small[1].labeled
     assert labels.by_prompt["p0000"][0].verdict == "base"  # "B", tuned shown first
     assert labels.by_prompt["p0030"][0].verdict == "tuned"  # "A", tuned shown first
-    assert labels.by_prompt["p0010"][0].value == 1.0
+    assert labels.by_prompt["p0010"] == [HumanLabel("p0010", "tuned", "ann", PAYLOAD)]
+    assert labels.by_prompt["p0020"][0].value == 0.0  # revision 1, not the later revision 0
 
 
 def test_large_run_is_paged_and_every_link_resolves(large: tuple[Path, Planted]) -> None:

@@ -199,11 +199,26 @@ def make_run(run_dir: Path, n: int, labels: bool = True) -> Planted:
             human = "base" if i % 20 == 0 else "tuned"
             if human != judge:
                 planted.human_disagrees.add(pid)
-            label = {"prompt_id": pid, "annotator": "ann", "verdict": human, "note": PAYLOAD}
+            label = {"prompt_id": pid, "annotator": "ann", "revision": 1, "slot_a": "tuned"}
+            label |= {"choice": "A" if human == "tuned" else "B", "verdict": human}
+            label["note"] = PAYLOAD
             if i % 30 == 0:  # a blind slot verdict, mapped through the shown order
+                label = {"prompt_id": pid, "annotator": "ann", "note": PAYLOAD}
                 label["verdict"] = "A" if human == "tuned" else "B"
                 label["shown_order"] = ["tuned", "base"]
             label_lines.append(json.dumps(label))
+            # superseded: an earlier revision (later in the file) and a second annotator's undo
+            earlier = {"prompt_id": pid, "annotator": "ann", "revision": 0, "verdict": "tie"}
+            if "revision" in label:
+                label_lines.append(json.dumps(earlier))
+            for revision, choice in ((0, "A"), (1, "undo")):
+                label_lines.append(
+                    json.dumps(
+                        {"prompt_id": pid, "annotator": "other", "revision": revision}
+                        | {"slot_a": "base", "choice": choice}
+                        | {"verdict": "base" if choice == "A" else None}
+                    )
+                )
     store.append(records)
     if labels:
         label_lines.append("{not json")
