@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
 from evalharness.backends.base import Backend, GenerationRequest
+from evalharness.backends.devices import for_role, precision_tag
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
@@ -30,10 +31,12 @@ STAGE_FILES = (
 )  # fmt: skip
 
 
-def backend_options(config: RunConfig) -> BackendOptions:
-    """Backend options from a run config."""
+def backend_options(config: RunConfig, role: str = "judge") -> BackendOptions:
+    """Backend options from a run config, with the device and dtype asked for ``role``."""
     return BackendOptions(
         batch_size=config.batch_size,
+        device=for_role(config.device, role, "device"),
+        dtype=for_role(config.dtype, role, "dtype"),
         quantize=config.quantize,
         trust_remote_code=config.trust_remote_code,
         api_key_env=config.api_key_env,
@@ -41,6 +44,22 @@ def backend_options(config: RunConfig) -> BackendOptions:
         max_retries=config.max_retries,
         timeout=config.timeout,
         server_extra=freeze_extra(config.server_extra),
+    )
+
+
+def precision(config: RunConfig, role: str) -> str | None:
+    """The resolved ``device type/dtype`` of a role's model; None for servers and fakes."""
+    spec = parse_spec(getattr(config, role))
+    return precision_tag(
+        spec.kind, for_role(config.device, role, "device"), for_role(config.dtype, role, "dtype")
+    )
+
+
+def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
+    """The fingerprint of a run's generations: config, prompts and the models' precision."""
+    tags = {role: precision(config, role) for role in ROLES}
+    return config.generation_fingerprint(
+        prompt_hash(items), {role: tag for role, tag in tags.items() if tag}
     )
 
 
@@ -85,7 +104,7 @@ def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[Pro
     items = select_prompts(config)
     for spec in (config.base, config.tuned, config.judge):
         parse_spec(spec)
-    fingerprint = config.generation_fingerprint(prompt_hash(items))
+    fingerprint = generation_fingerprint(config, items)
     manifest = store.read_manifest()
     old = manifest.get("generation", {}).get("fingerprint")
     if old and old != fingerprint:
@@ -132,7 +151,6 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
     summary = StageSummary("generate")
     done = store.keys(GenerationRecord)
     summary.done_before = len(done)
-    options = backend_options(config)
     models = store.read_manifest().get("models", {})
     # Load every model that has work before writing any record, so that a model that cannot
     # be loaded fails the stage while the run directory is still empty.
@@ -140,14 +158,15 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
     for role, spec in zip(ROLES, (config.base, config.tuned), strict=True):
         todo = [item for item in items if (item.id, role) not in done]
         if todo:
-            work.append((role, spec, todo, load_backend(spec, options)))
-    for role, spec, todo, backend in work:
+            options = backend_options(config, role)
+            work.append((role, spec, todo, options, load_backend(spec, options)))
+    for role, spec, todo, options, backend in work:
         # batches of similar length waste less work on padding
         todo = sorted(todo, key=lambda item: len(item.prompt))
         models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
         store.update_manifest(models=models)
         requests = [build_request(item, backend, config) for item in todo]
-        chunk = max(1, config.batch_size)
+        chunk = config.batch_size if isinstance(config.batch_size, int) else 64
         with progress_bar(f"generate {role}", len(todo)) as advance:
             for start in range(0, len(todo), chunk):
                 part = todo[start : start + chunk]
@@ -174,6 +193,8 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
                         },
                         category=item.category,
                         error=result.error,
+                        device=_detail(backend, "device"),
+                        dtype=_detail(backend, "dtype"),
                     )
                     for item, request, result in zip(
                         part, requests[start : start + chunk], results, strict=True
@@ -181,9 +202,17 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
                 ]
                 summary.written += store.append(records)
                 summary.failed += sum(1 for r in records if r.error)
-        if spec not in (config.judge, config.tuned) or role == "tuned" and spec != config.judge:
+        later = ("tuned", "judge") if role == "base" else ("judge",)
+        if not any(
+            getattr(config, r) == spec and backend_options(config, r) == options for r in later
+        ):
             release_backend(spec, options)  # free its memory before the next model loads
     summary.seconds = time.perf_counter() - started
     if summary.failed:
         console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")
     return summary
+
+
+def _detail(backend: Backend, name: str) -> str | None:
+    value = backend.info.details.get(name)
+    return None if value is None else str(value)

@@ -58,6 +58,8 @@ class GenerationRecord(Record):
     params: dict[str, Any] = field(default_factory=dict)
     category: str | None = None
     error: str | None = None
+    device: str | None = None  # where a local model ran ("cpu", "cuda:0"); None for servers
+    dtype: str | None = None  # its precision ("float32", "bfloat16"); None for servers
     schema_version: int = SCHEMA_VERSION
 
 
@@ -86,6 +88,8 @@ class PointwiseRecord(Record):
     raw_text: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    device: str | None = None  # where a local judge ran; None for servers
+    dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
 
@@ -116,6 +120,8 @@ class PairwiseRecord(Record):
     raw_text: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    device: str | None = None  # where a local judge ran; None for servers
+    dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
 

@@ -54,7 +54,7 @@ def test_one_complete_record_per_prompt_and_role(tmp_path, prompt_file):
     assert sorted(r.key() for r in records) == sorted(
         (pid, role) for pid in prompts_of(prompt_file) for role in ("base", "tuned")
     )
-    optional = {"category", "error"}
+    optional = {"category", "error", "device", "dtype"}  # device/dtype: local models only
     for record in records:
         for field in fields(record):
             value = getattr(record, field.name)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
-from evalharness.generate import StageSummary, backend_options
+from evalharness.generate import StageSummary, backend_options, precision
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.progress import console, progress_bar
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
@@ -29,7 +29,7 @@ def make_judge(config: RunConfig) -> Judge:
     rubric = load_rubric(config.rubric)
     pointwise = load_template(config.pointwise_template)
     pairwise = load_template(config.pairwise_template)
-    backend = load_backend(config.judge, backend_options(config))
+    backend = load_backend(config.judge, backend_options(config, "judge"))
     return Judge(
         backend, rubric, pointwise, pairwise, mode=config.judge_mode, low_mass=config.low_mass
     )
@@ -75,6 +75,20 @@ def judge_in_chunks(
             summary.failed += sum(1 for r in records if getattr(r, "error", None))
 
 
+def check_judge_precision(store: RunStore, config: RunConfig, done: set[Any]) -> str | None:
+    """The judge's resolved ``device type/dtype``; refuses to add judgments made in another
+    precision to those already on disk (they would mix numbers that differ)."""
+    tag = precision(config, "judge")
+    old = store.read_manifest().get("judge", {})
+    changed = old.get("spec") == config.judge and old.get("precision", tag) != tag
+    if changed and any(key[2] == config.judge for key in done):
+        raise ConfigError(
+            f"{store.dir} holds judgments by {config.judge} in {old['precision']}, not "
+            f"{tag}: pass the same --device/--dtype, or use another --run-dir"
+        )
+    return tag
+
+
 def self_judging(config: RunConfig) -> list[str]:
     """Roles whose model is also the judge (a self-preference risk)."""
     return [
@@ -97,6 +111,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
     point_done = store.keys(PointwiseRecord)
     pair_done = store.keys(PairwiseRecord)
     summary.done_before = len(point_done) + len(pair_done)
+    tag = check_judge_precision(store, config, point_done | pair_done)
 
     point_items: list[PointwiseItem] = []
     pair_items: list[PairItem] = []
@@ -130,6 +145,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
             "pairwise_template": config.pairwise_template,
             "mode": config.judge_mode,
             "judges_itself": selfish,
+            "precision": tag,
         }
     )
     if selfish:

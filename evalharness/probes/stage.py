@@ -56,7 +56,7 @@ def _model_variants(
 
     assert config.rewriter is not None
     rewriter = ModelRewriter(
-        load_backend(config.rewriter, backend_options(config)), seed=config.seed
+        load_backend(config.rewriter, backend_options(config, "rewriter")), seed=config.seed
     )
     made = rewriter.make_variants([(f"{g.prompt_id}/{g.role}", g.prompt, g.output) for g in gens])
     return list(zip(gens, made, strict=True))
