@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalharness.errors import ConfigError, did_you_mean
+from evalharness.errors import ConfigError
+from evalharness.resources import resolve, shipped_dir, shipped_names
 
-PROMPTS_DIR: Path = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR: Path = shipped_dir("prompts")
 
 _REQUIRED = ("id", "prompt")
 _OPTIONAL = ("category", "reference")
@@ -101,8 +102,8 @@ def load_prompts(path: str | Path) -> list[PromptItem]:
 
 
 def prompt_set_names() -> list[str]:
-    """Return the names of the prompt sets shipped in PROMPTS_DIR."""
-    return sorted(p.stem for p in PROMPTS_DIR.glob("*.jsonl"))
+    """Return the names of the shipped prompt sets."""
+    return shipped_names("prompts")
 
 
 def resolve_prompt_set(name_or_path: str) -> Path:
@@ -110,14 +111,4 @@ def resolve_prompt_set(name_or_path: str) -> Path:
 
     Raises ConfigError for a path that does not exist or an unknown name.
     """
-    shipped = PROMPTS_DIR / f"{name_or_path}.jsonl"
-    if "/" not in name_or_path and "\\" not in name_or_path and shipped.is_file():
-        return shipped
-    candidate = Path(name_or_path)
-    if candidate.is_file():
-        return candidate
-    if candidate.suffix or "/" in name_or_path or "\\" in name_or_path:
-        raise ConfigError(f"{name_or_path}: prompt set file not found")
-    raise ConfigError(
-        f"unknown prompt set {name_or_path!r}" + did_you_mean(name_or_path, prompt_set_names())
-    )
+    return resolve(name_or_path, "prompts")
