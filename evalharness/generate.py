@@ -6,6 +6,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
 from evalharness.backends.base import Backend, GenerationRequest
@@ -14,7 +15,7 @@ from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
 from evalharness.progress import console, progress_bar
-from evalharness.prompts import PromptItem, load_prompts, resolve_prompt_set
+from evalharness.prompts import PromptItem, load_prompt_set
 from evalharness.records import (
     GenerationRecord,
     PairwiseRecord,
@@ -65,7 +66,7 @@ def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
 
 def select_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, sampled to ``config.sample`` items (seeded, original order kept)."""
-    items = load_prompts(resolve_prompt_set(config.prompts))
+    items = load_prompt_set(config.prompts, config.prompt_field)
     if config.sample is not None and config.sample < len(items):
         chosen = set(random.Random(config.seed).sample(range(len(items)), config.sample))
         items = [item for i, item in enumerate(items) if i in chosen]
@@ -74,7 +75,10 @@ def select_prompts(config: RunConfig) -> list[PromptItem]:
 
 def prompt_hash(items: list[PromptItem]) -> str:
     """Hash of the prompts' content."""
-    data = [[i.id, i.prompt, i.category, i.reference] for i in items]
+    data: list[list[Any]] = [[i.id, i.prompt, i.category, i.reference] for i in items]
+    for row, item in zip(data, items, strict=True):
+        if item.turns or item.system:  # single prompts hash as before
+            row.append([list(item.turns), list(item.references), item.system])
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
 
 
