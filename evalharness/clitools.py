@@ -102,6 +102,12 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Read scores from next-token probabilities or parse generated text.",
         ),
         click.option(
+            "--reference-guided/--no-reference-guided",
+            default=None,
+            help="Show the judge each prompt's reference answer where the prompt set has one "
+            "(MT-Bench: math, reasoning, coding) [default: off].",
+        ),
+        click.option(
             "--allow-hub",
             is_flag=True,
             default=None,

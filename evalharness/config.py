@@ -38,6 +38,7 @@ class RunConfig:
     pointwise_template: str = "pointwise"
     pairwise_template: str = "pairwise"
     judge_mode: str = "logprobs"  # "logprobs" | "text"
+    reference_guided: bool = False  # show the judge the prompt set's reference answers
     tie_band: float = 0.1
     low_mass: float = 0.5
     probes: tuple[str, ...] = ("padded", "shortened", "assertive", "hedged")

@@ -60,6 +60,9 @@ class GenerationRecord(Record):
     error: str | None = None
     device: str | None = None  # where a local model ran ("cpu", "cuda:0"); None for servers
     dtype: str | None = None  # its precision ("float32", "bfloat16"); None for servers
+    turn: int = 1  # the user turn answered (multi-turn prompts; prompt_id "<id>/turn-k")
+    history: list[dict[str, str]] | None = None  # earlier turns: user and this model's answers
+    reference: str | None = None  # this turn's reference answer, if the prompt set has one
     schema_version: int = SCHEMA_VERSION
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
+from evalharness.conversation import judged_instruction
 from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, backend_options
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
@@ -140,11 +141,20 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
             (prompt_id, subject, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
         }
         if not keys <= point_done:
-            point_items.append(PointwiseItem(prompt_id, subject, gen.prompt, probe.text))
+            instruction = judged_instruction(gen, config.reference_guided)
+            point_items.append(PointwiseItem(prompt_id, subject, instruction, probe.text))
         name = comparison_name(f"{kind}:{role}")
         if pair_missing(prompt_id, name):
             pair_items.append(
-                PairItem(prompt_id, name, subject, role, gen.prompt, probe.text, gen.output)
+                PairItem(
+                    prompt_id,
+                    name,
+                    subject,
+                    role,
+                    judged_instruction(gen, config.reference_guided),
+                    probe.text,
+                    gen.output,
+                )
             )
     for (prompt_id, role), gen in sorted(
         ((k[0], k[1]), generations[k[0]][k[1]]) for k in probes if k[2] == CONFIDENCE_PAIR[0]
@@ -161,7 +171,7 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                     name,
                     f"{role}/assertive",
                     f"{role}/hedged",
-                    gen.prompt,
+                    judged_instruction(gen, config.reference_guided),
                     assertive.text,
                     hedged.text,
                 )
