@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.analysis.stats import Estimate, outcome
-from evalharness.backends import BackendOptions, load_backend
+from evalharness.backends import load_backend
 from evalharness.backends.base import Backend
 from evalharness.config import RunConfig, load_config
 from evalharness.errors import ConfigError, did_you_mean
@@ -213,22 +213,26 @@ def load_judge(
     rubric: str = "helpfulness",
     *,
     mode: str = "logprobs",
-    device: str = "auto",
-    dtype: str = "auto",
     pointwise_template: str = "pointwise",
     pairwise_template: str = "pairwise",
     low_mass: float = 0.5,
+    **config: Any,
 ) -> Judge:
-    """A Judge from a spec or backend, a rubric and the two templates (names or paths)."""
+    """A Judge from a spec or backend, a rubric and the two templates (names or paths).
+
+    ``config`` keys (``device``, ``dtype``, ``quantize``, server settings...) load the backend
+    exactly as a run with that config would, so the loaded model is shared with runs in the
+    same process.
+    """
+    from evalharness.generate import backend_options
+
     if isinstance(judge, Judge):
-        if rubric == judge.rubric.id or rubric == judge.rubric.path:
+        if rubric in (judge.rubric.id, judge.rubric.path):
             return judge
         judge = judge.backend
-    backend = (
-        judge
-        if isinstance(judge, Backend)
-        else load_backend(judge, BackendOptions(device=device, dtype=dtype))
-    )
+    if not isinstance(judge, Backend):
+        judge = load_backend(judge, backend_options(make_config(None, judge=judge, **config)))
+    backend = judge
     return Judge(
         backend,
         load_rubric(rubric),
@@ -289,7 +293,7 @@ def judge_pairs(
     """Judge each (instruction, response_a, response_b) in both orders.
 
     A pair is a tuple, a mapping with those keys (or input/output_1/output_2), or a
-    LabeledPair. ``options`` go to :func:`load_judge` (mode, device, dtype, templates).
+    LabeledPair. ``options`` go to :func:`load_judge` (mode, templates, device, dtype...).
     """
     judge = load_judge(judge, rubric, **options)
     items = []

@@ -41,6 +41,10 @@ def is_external(source: str, prompt_field: str | None) -> bool:
     JSONL prompt set."""
     if source.startswith("hf:"):
         return True
+    from evalharness.prompts import prompt_set_names
+
+    if source in prompt_set_names():  # a shipped name wins over a folder of that name
+        return False
     path = Path(source)
     if path.suffix.lower() in TABLE_SUFFIXES or path.is_dir():
         return True

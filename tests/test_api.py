@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import evalharness
-from evalharness.backends import BackendOptions, load_backend
+from evalharness.backends import load_backend
 from evalharness.errors import ConfigError
+from evalharness.generate import backend_options
 from evalharness.pairs import load_pairs, resolve_pairs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
@@ -83,7 +84,9 @@ def test_repeated_calls_reuse_the_loaded_judge_and_its_prefix(tiny_chat_dir):
     spec = f"hf:{tiny_chat_dir}"
     items = [("Tell me the time", "It is noon."), ("Name a river", "The river in the city.")]
     first = evalharness.score(spec, items, device="cpu", dtype="float32")
-    backend = load_backend(spec, BackendOptions(device="cpu", dtype="float32"))
+    backend = evalharness.load_judge(spec, device="cpu", dtype="float32").backend
+    assert backend is load_backend(spec, backend_options(evalharness.make_config(judge=spec,
+                                   device="cpu", dtype="float32")))  # the run's own backend
     before = dict(backend.stats)
     again = evalharness.score(spec, items, device="cpu", dtype="float32")
     assert [s.expected for s in again] == [s.expected for s in first]

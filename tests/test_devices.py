@@ -196,3 +196,27 @@ def test_cpu_bfloat16_end_to_end_records_precision_and_refuses_mixing(
     rejudge = run_cli("judge", str(run_dir), "--dtype", "bfloat16,judge=float32")
     assert rejudge.exit_code == 2
     assert "in cpu/bfloat16, not cpu/float32" in rejudge.output
+
+
+def test_config_file_takes_device_dtype_and_auto_batch(tmp_path):
+    from evalharness.config import load_config
+
+    good = tmp_path / "good.yaml"
+    good.write_text("device: cuda:0,judge=cpu\ndtype: bfloat16\nbatch_size: auto\n")
+    config = load_config(good)
+    assert (config.device, config.dtype) == ("cuda:0,judge=cpu", "bfloat16")
+    assert config.batch_size == "auto"
+    for text, message in (
+        ("seed: 1\ndevice: gpu\n", r"bad.yaml:2: unknown device 'gpu'"),
+        ("dtype: fp8\n", r"bad.yaml:1: unknown dtype 'fp8'"),
+        ("batch_size: big\n", r"bad.yaml:1: batch_size must be a positive integer or auto"),
+        ("batch_size: 0\n", r"bad.yaml:1: batch_size must be a positive integer or auto"),
+    ):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_config(bad)
+    result = run_cli("generate", "--batch-size", "0", "--base", "fake:b")
+    assert result.exit_code == 2 and "not a positive integer or auto" in result.output
+    result = run_cli("generate", "--device", "judge=tpu", "--base", "fake:b")
+    assert result.exit_code == 2 and "unknown device 'tpu'" in result.output
