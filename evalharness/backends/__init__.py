@@ -63,7 +63,7 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             extra_body={k: json.loads(v) for k, v in options.server_extra},
         )
     else:
-        from evalharness.backends.hf import load_hf_backend
+        from evalharness.backends.hf_load import load_hf_backend
 
         backend = load_hf_backend(
             spec,

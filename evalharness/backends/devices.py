@@ -137,3 +137,12 @@ def free_accelerator_memory() -> None:
     mps = getattr(torch, "mps", None)
     if mps is not None and torch.backends.mps.is_available():
         mps.empty_cache()
+
+
+def input_device(model: Any) -> Any:
+    """Where input tensors must go: the device of the input embeddings (with a device map,
+    the first GPU the model is placed on)."""
+    embeddings = model.get_input_embeddings()
+    if embeddings is not None:
+        return next(embeddings.parameters()).device
+    return next(model.parameters()).device
