@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -167,7 +168,7 @@ def default_run_dir(config: RunConfig) -> Path:
     """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
     from evalharness.generate import generation_fingerprint, select_prompts
 
-    name = Path(config.prompts).stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.prompts.removeprefix("hf:")).stem)
     return RESULTS_DIR / f"{name}-{generation_fingerprint(config, select_prompts(config))[:10]}"
 
 

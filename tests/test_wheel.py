@@ -103,4 +103,12 @@ def test_installed_wheel_runs_outside_the_checkout(installed):
     out = empty / "results" / "r"
     for name in ("generations.jsonl", "pairwise.jsonl", "analysis.json", "report.md"):
         assert (out / name).is_file(), name
+    validate = run_in(
+        venv, env, empty, "judge-validate", "--judge", "fake:j", "--pairs", "tiny",
+        "--no-probes", "--out", "results/v",
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert (empty / "results" / "v" / "validation.json").is_file()
+    version = run_in(venv, env, empty, "--version")
+    assert version.returncode == 0 and "0.1.0" in version.stdout
     assert sorted(p.name for p in empty.iterdir()) == ["results"]
