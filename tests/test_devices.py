@@ -196,6 +196,9 @@ def test_cpu_bfloat16_end_to_end_records_precision_and_refuses_mixing(
     rejudge = run_cli("judge", str(run_dir), "--dtype", "bfloat16,judge=float32")
     assert rejudge.exit_code == 2
     assert "in cpu/bfloat16, not cpu/float32" in rejudge.output
+    probes = run_cli("bias", str(run_dir), "--dtype", "bfloat16,judge=float32")
+    assert probes.exit_code == 2 and "in cpu/bfloat16, not cpu/float32" in probes.output
+    assert not (run_dir / "probes.jsonl").exists()  # refused before any probe was made
 
 
 def test_config_file_takes_device_dtype_and_auto_batch(tmp_path):

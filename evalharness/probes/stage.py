@@ -21,6 +21,7 @@ from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, backend_options
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.judge.stage import (
+    check_judge_setup,
     generations_by_prompt,
     judge_in_chunks,
     make_judge,
@@ -109,6 +110,8 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
     generations = generations_by_prompt(store)
     if not generations:
         raise ConfigError(f"{store.dir}: no generations to probe: run `evalharness generate`")
+    # no judgments in another precision (or reference setting) next to those on disk
+    check_judge_setup(store, config, store.keys(PointwiseRecord) | store.keys(PairwiseRecord))
     judges: list[Judge] = []
 
     def judge_now() -> Judge:
