@@ -223,3 +223,33 @@ def test_config_file_takes_device_dtype_and_auto_batch(tmp_path):
     assert result.exit_code == 2 and "not a positive integer or auto" in result.output
     result = run_cli("generate", "--device", "judge=tpu", "--base", "fake:b")
     assert result.exit_code == 2 and "unknown device 'tpu'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("device", "placement"),
+    [("cuda", "auto"), ("cuda:1", {"": "cuda:1"}), ("mps", {"": "mps"}), ("cpu", None)],
+)
+def test_placement_asked_of_transformers(tiny_chat_dir, monkeypatch, device, placement):
+    """device_map="auto" for `cuda` (split across GPUs), one device for cuda:N and mps."""
+    import transformers
+
+    from evalharness.backends import hf_load
+
+    seen = {}
+    real = transformers.AutoModelForCausalLM.from_pretrained
+
+    def capture(source, **kwargs):
+        seen.update(kwargs)
+        kwargs.pop("device_map", None)
+        return real(source, **{**kwargs, "dtype": torch.float32})
+
+    monkeypatch.setattr(hf_load, "resolve_device", lambda requested: device)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", capture)
+    backend = load_backend(f"hf:{tiny_chat_dir}", BackendOptions(device=device, dtype="float16"))
+    assert seen.get("device_map") == placement
+    assert seen["dtype"] == torch.float16 and backend.info.details["dtype"] == "float16"
+    if device != "cpu":
+        with pytest.raises(ModelError, match="int8 runs on the CPU only"):
+            load_backend(
+                f"hf:{tiny_chat_dir}", BackendOptions(device=device, quantize="int8")
+            )
