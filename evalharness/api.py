@@ -84,13 +84,13 @@ def run(
 
     ``run_dir`` defaults to ``results/<prompt set>-<config hash>`` under the current directory.
     """
-    from evalharness.clitools import default_run_dir
+    from evalharness.generate import run_dir_name
     from evalharness.pipeline import run_all
 
     cfg = make_config(config, **overrides)
     if cfg.allow_hub:
         os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
-    store = RunStore(run_dir if run_dir is not None else default_run_dir(cfg))
+    store = RunStore(run_dir if run_dir is not None else Path("results") / run_dir_name(cfg))
     with _quiet(quiet), store.claim():
         run_all(store, cfg, overwrite=overwrite, bias=bias)
     return Run(store.dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -166,10 +165,9 @@ def build_config(config_file: str | None, **flags: Any) -> RunConfig:
 
 def default_run_dir(config: RunConfig) -> Path:
     """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
-    from evalharness.generate import generation_fingerprint, select_prompts
+    from evalharness.generate import run_dir_name
 
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.prompts.removeprefix("hf:")).stem)
-    return RESULTS_DIR / f"{name}-{generation_fingerprint(config, select_prompts(config))[:10]}"
+    return RESULTS_DIR / run_dir_name(config)
 
 
 def run_dir_from_manifest(run_dir: str, flags: dict[str, Any]) -> tuple[Any, RunConfig]:

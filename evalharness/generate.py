@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
@@ -64,6 +66,12 @@ def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
     return config.generation_fingerprint(
         prompt_hash(items), {role: tag for role, tag in tags.items() if tag}
     )
+
+
+def run_dir_name(config: RunConfig) -> str:
+    """``<prompt set>-<fingerprint>``: the same config resumes the same run directory."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.prompts.removeprefix("hf:")).stem)
+    return f"{name}-{generation_fingerprint(config, select_prompts(config))[:10]}"
 
 
 def select_prompts(config: RunConfig) -> list[PromptItem]:
