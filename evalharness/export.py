@@ -3,9 +3,9 @@
 One table per record type (generations, pointwise, pairwise, probes, and labels when the run
 has ``labels.jsonl``), one row per record, in CSV, Parquet or JSONL. Columns are the record's
 fields in order; a probability dict becomes one ``prob_<choice>`` column per choice
-(``prob_1`` .. ``prob_5``, ``prob_A``, ``prob_B``) and the generation ``params`` dict a JSON
-text column. The columns are documented in docs/analysis-schema.md; :func:`read_records` reads
-a table back into the records it came from.
+(``prob_1`` .. ``prob_5``, ``prob_A``, ``prob_B``) and other dicts and lists (``params``,
+``history``) JSON text columns. The columns are documented in docs/analysis-schema.md;
+:func:`read_records` reads a table back into the records it came from.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def records_table(cls: type[Record], records: list[Record]) -> pa.Table:
         for name, value in record.to_dict().items():
             if name == PROB_FIELD:
                 row.update({PROB_PREFIX + c: value.get(c) for c in choices})
-            elif isinstance(value, dict):
+            elif isinstance(value, dict | list):
                 row[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
             else:
                 row[name] = value
@@ -110,7 +110,7 @@ def table_records(cls: type[Record], table: pa.Table) -> list[Record]:
                 if value is not None:
                     probs[name[len(PROB_PREFIX) :]] = value
             elif name in dict_fields:
-                data[name] = json.loads(value) if value is not None else {}
+                data[name] = json.loads(value) if value is not None else None
             else:
                 data[name] = value
         if PROB_FIELD in dict_fields:

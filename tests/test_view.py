@@ -81,6 +81,8 @@ def test_untrusted_text_is_escaped_everywhere(small: tuple[Path, Planted]) -> No
     assert html.escape(SCRIPT) in page and html.escape(EVIL_ID, quote=True) in page
     assert "&amp;amp; done" in page  # an entity in the output is shown, not decoded
     assert f'id="{anchor_for(EVIL_ID)}"' in page
+    assert "earlier turns (1 messages)" in page and html.escape(f"user: Earlier {SCRIPT}") in page
+    assert f"<h4>Reference answer</h4><pre>{html.escape(f'Reference {IMG}')}</pre>" in page
 
 
 def test_each_filter_lists_exactly_its_prompts(small: tuple[Path, Planted]) -> None:

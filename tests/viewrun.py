@@ -132,6 +132,8 @@ def make_run(run_dir: Path, n: int, labels: bool = True) -> Planted:
                     seconds=0.01,
                     params={"temperature": 0.0, "max_new_tokens": 96},
                     category="science" if i % 2 else None,
+                    history=[{"role": "user", "content": f"Earlier {SCRIPT}"}] if i == 2 else None,
+                    reference=f"Reference {IMG}" if i == 2 else None,
                 )
             )
         low = i % 11 == 3

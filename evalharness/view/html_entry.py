@@ -85,9 +85,22 @@ def _answers(entry: PromptEntry) -> str:
         cols.append(
             f'<div class="answer" data-role="{esc(role)}"><h4>{esc(role.capitalize())} '
             f'<span class="meta">{esc(gen.model)}</span></h4><p class="meta">{esc(meta)}</p>'
-            f"{error}<pre>{esc(gen.output)}</pre></div>"
+            f"{error}{_history(gen.history)}<pre>{esc(gen.output)}</pre></div>"
         )
-    return f'<div class="pair">{"".join(cols)}</div>'
+    reference = next((g.reference for g in entry.answers.values() if g.reference), None)
+    ref = f"<h4>Reference answer</h4><pre>{esc(reference)}</pre>" if reference else ""
+    return f'<div class="pair">{"".join(cols)}</div>{ref}'
+
+
+def _history(history: list[dict[str, str]] | None) -> str:
+    """Earlier turns of a multi-turn conversation, folded."""
+    if not history:
+        return ""
+    text = "\n\n".join(f"{turn.get('role', '?')}: {turn.get('content', '')}" for turn in history)
+    return (
+        f'<details class="history"><summary>earlier turns ({len(history)} messages)</summary>'
+        f"<pre>{esc(text)}</pre></details>"
+    )
 
 
 def _scores(entry: PromptEntry, criteria: list[str]) -> str:

@@ -99,10 +99,16 @@ def entry_renderables(entry: PromptEntry, criteria: list[str]) -> list[Renderabl
     out: list[RenderableType] = [head, Panel(Text(entry.instruction), title="instruction")]
     for role, gen in sorted(entry.answers.items(), key=lambda kv: (kv[0] != "base", kv[0])):
         meta = f"{role} · {gen.model} · {gen.output_tokens} tokens · finish: {gen.finish_reason}"
-        body = Text(gen.output)
+        body = Text()
+        for turn in gen.history or []:
+            body.append(f"{turn.get('role', '?')}: {turn.get('content', '')}\n", style="dim")
+        body.append(gen.output)
         if gen.error:
             body.append(f"\nerror: {gen.error}", style="red")
         out.append(Panel(body, title=Text(meta), title_align="left"))
+    reference = next((g.reference for g in entry.answers.values() if g.reference), None)
+    if reference:
+        out.append(Panel(Text(reference), title="reference answer", title_align="left"))
     roles = [r for r in ("base", "tuned") if r in entry.scores]
     if roles:
         table = Table(title=Text("pointwise scores (P of each level)"), title_justify="left")
