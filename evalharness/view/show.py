@@ -46,7 +46,8 @@ def spark(record: PointwiseRecord | None) -> Text:
         return Text(f"failed: {record.error}", style="red")
     levels = sorted(record.probs, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else k))
     bars = "".join(
-        BLOCKS[min(8, round(record.probs[k] * 8))] if record.probs[k] > 0 else "·" for k in levels
+        BLOCKS[max(1, min(8, round(record.probs[k] * 8)))] if record.probs[k] > 0 else "·"
+        for k in levels
     )
     text = Text(bars, style="cyan")
     text.append(f" E {fmt.score(record.expected)} · mass {fmt.pct(record.mass)}")
@@ -112,7 +113,7 @@ def entry_renderables(entry: PromptEntry, criteria: list[str]) -> list[Renderabl
     roles = [r for r in ("base", "tuned") if r in entry.scores]
     if roles:
         table = Table(title=Text("pointwise scores (P of each level)"), title_justify="left")
-        table.add_column("criterion")
+        table.add_column("criterion", overflow="fold")
         for role in roles:
             table.add_column(role)
         table.add_column("tuned − base", justify="right")
