@@ -12,7 +12,7 @@ from pathlib import Path
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError, ModelError
 from evalharness.progress import console
-from evalharness.prompts import PromptItem, load_prompts, resolve_prompt_set
+from evalharness.prompts import PromptItem, load_prompt_set
 from evalharness.specs import ModelSpec, parse_spec
 
 LARGE_INPUT_CHARS = 100_000
@@ -54,8 +54,8 @@ def check_safetensors(folder: Path) -> None:
 
 def check_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, with ``sample`` no larger than the set."""
-    path = resolve_prompt_set(config.prompts)
-    items = load_prompts(path)
+    path = config.prompts
+    items = load_prompt_set(config.prompts, config.prompt_field)
     if config.sample is not None and config.sample > len(items):
         raise ConfigError(
             f"sample {config.sample} is larger than the prompt set {path} "

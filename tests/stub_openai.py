@@ -67,12 +67,14 @@ class StubServer:
                     "usage": {"prompt_tokens": 5, "completion_tokens": 7},
                     "system_fingerprint": stub.echo,
                 }
-                self._send(200, answer)
                 with stub._lock:
                     stub.answered += 1
-                    if stub.stop_after is not None and stub.answered >= stub.stop_after:
+                    stop_now = stub.stop_after is not None and stub.answered >= stub.stop_after
+                    if stop_now:
                         stub.stop_after = None
-                        threading.Thread(target=stub.stop, daemon=True).start()
+                if stop_now:
+                    stub.stop()  # the port is closed before this answer goes out
+                self._send(200, answer)
 
             def _send(self, status: int, data: Any) -> None:
                 raw = json.dumps(data).encode()

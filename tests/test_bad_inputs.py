@@ -41,7 +41,7 @@ CASES: list[dict] = [
     {"name": "negative max_new_tokens", "files": {"c.yaml": "max_new_tokens: -5\n"},
      "args": [*NEW_RUN, "--config", "{c.yaml}"], "expect": "max_new_tokens must be at least 1"},
     {"name": "zero batch size", "files": {"c.yaml": "batch_size: 0\n"},
-     "args": [*NEW_RUN, "--config", "{c.yaml}"], "expect": "batch_size must be at least 1"},
+     "args": [*NEW_RUN, "--config", "{c.yaml}"], "expect": ":1: batch_size must be a positive"},
     {"name": "top_p over 1", "files": {"c.yaml": "top_p: 5\n"},
      "args": [*NEW_RUN, "--config", "{c.yaml}"],
      "expect": "top_p must be greater than 0 and at most 1"},

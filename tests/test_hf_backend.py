@@ -330,7 +330,7 @@ def test_choices_that_are_not_single_tokens_or_share_a_token(chat_backend):
 
 
 def test_a_prompt_longer_than_the_context_is_skipped_with_a_reason(base_backend):
-    long_prompt = "river " * 600  # the tiny model's context is 512 positions
+    long_prompt = "river " * 8200  # the tiny model's context is 8192 positions
     results = base_backend.generate(
         [
             GenerationRequest(key="long", prompt=long_prompt, max_new_tokens=4),
@@ -339,7 +339,7 @@ def test_a_prompt_longer_than_the_context_is_skipped_with_a_reason(base_backend)
     )
     assert results[0].finish_reason == "error"
     assert results[0].error.startswith("skipped: the prompt is ")
-    assert "context of 512 tokens" in results[0].error
+    assert "context of 8192 tokens" in results[0].error
     assert results[1].error is None and results[1].output_tokens > 0
 
 
@@ -349,7 +349,7 @@ def test_a_judge_prompt_longer_than_the_context_is_skipped_with_a_reason(chat_ba
             key=text[:5], choices=("1", "2"), messages=chat(text), answer_prefix="Score:"
         )
 
-    results = chat_backend.choice_probs([ask("short answer"), ask("word " * 600)])
+    results = chat_backend.choice_probs([ask("short answer"), ask("word " * 8200)])
     assert results[0].error is None and results[0].mass > 0
     assert results[1].probs == {} and results[1].error.startswith("skipped: the judge prompt")
-    assert "context of 512 tokens" in results[1].error
+    assert "context of 8192 tokens" in results[1].error

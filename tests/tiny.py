@@ -115,7 +115,7 @@ def build_model(
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=8192,
         initializer_range=0.2,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,

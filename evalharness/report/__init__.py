@@ -105,15 +105,22 @@ def write_reports(
     from evalharness.report.markdown import render_markdown
 
     paths = {"markdown": store.path("report.md"), "html": store.path("report.html")}
-    if unchanged and all(p.is_file() for p in paths.values()):
-        markdown = paths["markdown"].read_text(encoding="utf-8")
-    else:
-        from evalharness.report.plots import render_plots
-        from evalharness.report.size import fit_markdown
+    from evalharness.view.pages import VIEW_FILE
 
-        markdown = fit_markdown(analysis, render_markdown)
-        page = render_html(analysis, render_plots(analysis))
-        write_text_atomic(paths["markdown"], markdown)
-        write_text_atomic(paths["html"], page)
+    if unchanged and all(p.is_file() for p in (*paths.values(), store.path(VIEW_FILE))):
+        markdown = paths["markdown"].read_text(encoding="utf-8")
+        append_step_summary(markdown, store)
+        return {**paths, "view": store.path(VIEW_FILE)}
+    from evalharness.report.plots import render_plots
+    from evalharness.report.size import fit_markdown
+
+    markdown = fit_markdown(analysis, render_markdown)
+    page = render_html(analysis, render_plots(analysis))
+    write_text_atomic(paths["markdown"], markdown)
+    write_text_atomic(paths["html"], page)
     append_step_summary(markdown, store)
+    from evalharness.view.site import write_view_if_run
+
+    if (view := write_view_if_run(store)) is not None:
+        paths["view"] = view
     return paths
