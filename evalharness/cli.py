@@ -215,6 +215,11 @@ from evalharness.report.commands import compare_command, report_command  # noqa:
 cli.add_command(report_command)
 cli.add_command(compare_command)
 
+from evalharness.labels.commands import annotate, labels  # noqa: E402
+
+cli.add_command(annotate)
+cli.add_command(labels)
+
 
 def main() -> None:
     """Console-script entry point."""
