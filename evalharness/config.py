@@ -83,6 +83,7 @@ GATE_KEYS = {
     "min_position_consistency": "the judge's position consistency must stay at or above this",
     "max_abs_length_bias": "|LBR| must stay at or below this",
     "max_abs_confidence_bias": "|CBR| must stay at or below this",
+    "min_win_rate_ppi": "the prediction-powered win rate (human labels) must stay at or above this",
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.human import human_html
 from evalharness.report.plots import Plot
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -173,6 +174,7 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         _rows(content.reliability_rows(analysis), ("measure", "value", "reading")),
         figure(plots.get("position")),
         _bias(analysis, plots),
+        human_html(analysis),
         _examples(analysis),
         f"<footer>Run directory: {esc(facts['Run directory'])}. "
         "Intervals are 95% bootstrap CIs over prompts.</footer>",

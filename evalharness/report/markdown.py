@@ -15,6 +15,7 @@ from typing import Any
 
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.human import human_markdown
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
@@ -144,6 +145,7 @@ def render_markdown(analysis: dict[str, Any]) -> str:
         "",
     ]
     lines += _bias_section(analysis)
+    lines += human_markdown(analysis)
     lines += _examples_section(analysis)
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
