@@ -124,7 +124,9 @@ def real_pairs(
 
 
 if __name__ == "__main__":
+    # the settings of tests/test_ppi.py, whose figures the README quotes
     print("simulation, 400 prompts, 40 labels:", simulate())
-    print("simulation, weakly correlated judge:", simulate(signal=0.3, sharpness=1.0))
-    for pair_set in ("llmbar_natural", "mt_bench_human"):
-        print(f"{pair_set}, K=30 of all pairs:", real_pairs(pair_set))
+    print("simulation, weakly correlated judge:", simulate(signal=0.2, sharpness=1.0, seed=1))
+    for signal in (1.0, 0.0):
+        for pair_set in ("llmbar_natural", "mt_bench_human"):
+            print(f"{pair_set}, K=30, judge signal {signal}:", real_pairs(pair_set, signal=signal))

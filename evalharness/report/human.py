@@ -62,8 +62,15 @@ def human_rows(analysis: dict[str, Any]) -> list[Row] | None:
     if not isinstance(human, dict):
         return None
     needed = dig(human, "labels_needed", "n")
-    width = dig(human, "labels_needed", "half_width")
-    width_text = f"±{fmt_number(width, 'pct')}" if width is not None else NA
+    width = number(dig(human, "labels_needed", "half_width"))
+    width_text = f"±{width * 100:.0f} points" if width is not None else NA
+    prompts = int(human.get("n_labels") or 0) + int(human.get("unlabeled_prompts") or 0)
+    if needed is None:
+        needed_reading = "Even labeling every prompt would not reach this width here."
+    elif needed > prompts:
+        needed_reading = f"More than this run's {prompts} prompts: label them all, or add prompts."
+    else:
+        needed_reading = "At the measured judge-human correlation, on this run's prompts."
     rho, lam = human.get("correlation"), human.get("lambda")
     rows = [
         _labels_row(human),
@@ -91,9 +98,7 @@ def human_rows(analysis: dict[str, Any]) -> list[Row] | None:
         Row(
             f"Labels needed for {width_text}",
             str(needed) if needed is not None else "not reachable",
-            "At the measured judge-human correlation, on this run's prompts."
-            if needed is not None
-            else "Even labeling every prompt would not reach this width here.",
+            needed_reading,
         ),
         Row(
             "Judge agrees with people (ties half)",
