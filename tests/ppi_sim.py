@@ -130,3 +130,29 @@ if __name__ == "__main__":
     for signal in (1.0, 0.0):
         for pair_set in ("llmbar_natural", "mt_bench_human"):
             print(f"{pair_set}, K=30, judge signal {signal}:", real_pairs(pair_set, signal=signal))
+
+
+def judge_outside_rate(
+    bias: float, hard: bool = False, sims: int = 1000, prompts: int = 400, labels: int = 40,
+    seed: int = 2,
+) -> float:  # fmt: skip
+    """How often the report says "the judge alone is outside this interval".
+
+    The judge's soft preference is the true human preference probability, moved on the logit
+    scale by a planted ``bias`` toward the longer answer (the tuned one in 90% of prompts),
+    plus some noise; ``hard`` makes it deterministic: it always picks the longer answer. With
+    ``bias = 0`` the judge is calibrated and the sentence is a false alarm.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (sims, prompts)
+    quality = rng.normal(0.2, 1.0, shape)
+    h = expit(3.0 * quality)
+    truth = h.mean(1)
+    y = (rng.random(shape) < h).astype(float)
+    longer = np.where(rng.random(shape) < 0.9, 1.0, -1.0)
+    f = expit(3.0 * quality + bias * longer + rng.normal(0, 0.3, shape))
+    if hard:
+        f = (longer > 0).astype(float)
+    _, batch = coverage(y, f, truth, labels, rng)
+    judge = f.mean(1)
+    return float(np.mean((judge < batch.low) | (judge > batch.high)))

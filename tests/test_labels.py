@@ -154,3 +154,11 @@ def test_import_needs_a_sample_and_a_readable_file(run_dir: Path, tmp_path: Path
     assert code == 2 and "x.csv:1: the header has no 'prompt_id' column" in out
     code, out = invoke("labels", "import", str(tmp_path / "nowhere"), str(sheet))
     assert code == 2 and "not a run directory" in out
+
+
+def test_annotate_command_errors(tmp_path: Path, run_dir: Path) -> None:
+    code, out = invoke("annotate", str(tmp_path / "nowhere"))
+    assert code == 2 and "not a run directory" in out
+    draw_sample(RunStore(run_dir), 5, seed=0)
+    code, out = invoke("annotate", str(run_dir), "--n", "6")
+    assert code == 2 and "drawn with n=5, seed=0" in out

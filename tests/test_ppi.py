@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ppi_sim import real_pairs, simulate
+from ppi_sim import judge_outside_rate, real_pairs, simulate
 
 from evalharness.analysis.ppi import effective_labels, labels_needed, ppi_mean
 
@@ -75,6 +75,18 @@ def test_simulated_coverage_with_a_weak_judge() -> None:
     print(f"\nweak judge: {result}")
     assert result.ppi >= 0.93, result
     assert result.ppi_half_width <= 1.02 * result.human_half_width
+
+
+def test_the_judge_is_outside_sentence_is_quiet_without_bias_and_fires_with_it() -> None:
+    """The report's "the judge alone is outside this interval" as a test: null and planted."""
+    null = judge_outside_rate(bias=0.0)
+    soft = judge_outside_rate(bias=5.0)  # the judge's mean off by about 29 points
+    hard = judge_outside_rate(bias=0.0, hard=True)
+    print(f"\njudge-outside sentence: {null:.1%} of runs without bias, {soft:.1%} with a soft "
+          f"length bias, {hard:.1%} with a deterministic one")  # fmt: skip
+    assert null <= 0.07
+    assert soft >= 0.95
+    assert hard >= 0.95
 
 
 @pytest.mark.parametrize("name", ["llmbar_natural", "mt_bench_human"])
