@@ -143,6 +143,23 @@ def test_markup_in_outputs_is_shown_as_text(store: RunStore) -> None:
     assert narrow and layout == "vertical"  # stacked on a narrow terminal
 
 
+def test_long_answers_scroll(store: RunStore) -> None:
+    rows = (store.dir / "generations.jsonl").read_text(encoding="utf-8")
+    long = " ".join(f"line{i}\\n" for i in range(200))
+    store.path("generations.jsonl").write_text(
+        rows.replace('"output": "', f'"output": "{long}'), encoding="utf-8"
+    )
+
+    async def scrolled() -> tuple[float, float]:
+        app, _ = make_app(store, "ann", Clock())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("pagedown", "down")
+            await pilot.pause()
+            return tuple(app.query_one(f"#slot-{s}").scroll_y for s in "ab")
+
+    assert run(scrolled()) == (11, 11)
+
+
 def test_screenshot_svg(store: RunStore, tmp_path: Path) -> None:
     async def shot() -> str:
         app, _ = make_app(store, "ann", Clock())

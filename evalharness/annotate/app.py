@@ -6,8 +6,9 @@ in the sample's shuffled slot order, without model names. Every decision is appe
 loses nothing and the next session resumes where this one stopped.
 
 Keys: ``a`` A is better, ``b`` B is better, ``t`` tie, ``s`` skip, ``u`` undo the last
-decision, ``n`` add a note, ``q`` quit. With ``--criteria``, each verdict is followed by a
-1-5 score of both answers on every criterion of the rubric (digits; ``escape`` cancels).
+decision, ``n`` add a note, ``q`` quit; arrows and page keys scroll both answers. With
+``--criteria``, each verdict is followed by a 1-5 score of both answers on every criterion
+of the rubric (digits; ``escape`` cancels).
 Model outputs are shown as plain text: markup in them is never interpreted.
 """
 
@@ -45,6 +46,7 @@ class AnnotateApp(App[None]):
     """Label the items of a run's label sample, one blind pair at a time."""
 
     TITLE = "evalharness annotate"
+    AUTO_FOCUS = None  # keys go to the app; arrows and page keys scroll both answers
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     CSS = """
     #status { height: 1; background: $primary-background; padding: 0 1; }
@@ -66,6 +68,10 @@ class AnnotateApp(App[None]):
         Binding("n", "note", "Note"),
         Binding("q", "quit", "Quit"),
         Binding("escape", "cancel", "Cancel", show=False),
+        Binding("down", "scroll(1)", "Scroll", show=False),
+        Binding("up", "scroll(-1)", show=False),
+        Binding("pagedown", "scroll(10)", show=False),
+        Binding("pageup", "scroll(-10)", show=False),
         *[Binding(str(k), f"score({k})", show=False) for k in range(1, 6)],
     ]
 
@@ -246,6 +252,13 @@ class AnnotateApp(App[None]):
         if self.pending is not None:
             self.cancel_scores()
             self.say("Scoring cancelled: choose again.")
+
+    def action_scroll(self, lines: int) -> None:
+        """Scroll both answers together."""
+        for slot in ("a", "b"):
+            self.query_one(f"#slot-{slot}", VerticalScroll).scroll_relative(
+                y=lines, animate=False
+            )
 
     def action_undo(self) -> None:
         """Take back this annotator's latest standing decision and show its item again."""
