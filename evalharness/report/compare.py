@@ -100,9 +100,9 @@ def _metrics(analysis: Mapping[str, Any], criteria: list[str]) -> list[tuple[str
         ("length bias (LBR)", "signed", dig(analysis.get("bias"), "lbr")),
         ("confidence bias (CBR)", "signed", dig(analysis.get("bias"), "cbr")),
         ("position consistency", "pct", dig(rel, "position", "consistency")),
-        ("prediction-powered win rate", "pct", dig(analysis.get("human"), "ppi_win_rate")),
         ("first-slot share", "pct", dig(rel, "position", "first_slot_share")),
     ]
+    rows.append(("prediction-powered win rate", "pct", dig(analysis.get("human"), "ppi_win_rate")))
     return rows
 
 
