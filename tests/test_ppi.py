@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ppi_sim import judge_outside_rate, real_pairs, simulate
+from ppi_sim import judge_outside_rate, preference_claim_rate, real_pairs, simulate
 
 from evalharness.analysis.ppi import effective_labels, labels_needed, ppi_mean
 
@@ -87,6 +87,16 @@ def test_the_judge_is_outside_sentence_is_quiet_without_bias_and_fires_with_it()
     assert null <= 0.07
     assert soft >= 0.95
     assert hard >= 0.95
+
+
+def test_the_people_would_prefer_sentence() -> None:
+    """ "People would prefer ..." (the PPI interval excludes 50%): null and planted."""
+    null, truth = preference_claim_rate(0.0)
+    planted, planted_truth = preference_claim_rate(0.8)
+    print(f"\npreference sentence: {null:.1%} at a true {truth:.0%}, "
+          f"{planted:.1%} at a true {planted_truth:.0%}")  # fmt: skip
+    assert abs(truth - 0.5) < 0.01 and null <= 0.07
+    assert planted_truth < 0.75 and planted >= 0.95
 
 
 @pytest.mark.parametrize("name", ["llmbar_natural", "mt_bench_human"])
