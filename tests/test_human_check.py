@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from labelrun import copy_run, make_run
 
-from evalharness.analysis.human import human_for_run
+from evalharness.analysis.human import human_check, human_for_run
 from evalharness.analysis.ppi import ppi_mean
 from evalharness.cli import cli
 from evalharness.config import load_config
+from evalharness.labels.records import LabelRecord, verdict_for
 from evalharness.labels.sample import draw_sample
 from evalharness.report import read_analysis
 from evalharness.report.compare import compare
@@ -173,3 +174,33 @@ def test_judge_validate_labeled(tmp_path: Path) -> None:
     assert check["covered"] == (check["ppi"]["low"] <= 0.42 <= check["ppi"]["high"])
     result = invoke(*args, "--labeled", "100")
     assert result.exit_code == 2 and "--labeled must be between 2 and 99" in result.output
+
+
+def _record(pid: str, verdict: str, annotator: str = "a", revision: int = 0) -> LabelRecord:
+    choice = {"tuned": "A", "base": "B", "tie": "tie", "undo": "undo", "skip": "skip"}[verdict]
+    return LabelRecord(pid, annotator, revision, "tuned", choice, verdict_for(choice, "tuned"))
+
+
+def test_human_check_edge_cases() -> None:
+    per_prompt = {f"p{i}": {"p_tuned": 0.3 + 0.05 * i} for i in range(6)}
+    assert human_check([], per_prompt, 0.1, {}) is None
+    # an undone or skipped label does not count
+    assert human_check([_record("p0", "tuned"), _record("p0", "undo", revision=1)],
+                       per_prompt, 0.1, {}) is None  # fmt: skip
+    one = human_check([_record("p0", "tuned"), _record("p1", "skip")], per_prompt, 0.1, {})
+    assert one["n_labels"] == 1 and one["ppi_win_rate"] is None and one["unlabeled_prompts"] == 5
+    everything = human_check(
+        [_record(p, "tuned" if i % 2 else "base") for i, p in enumerate(per_prompt)],
+        per_prompt, 0.1, {},
+    )  # fmt: skip
+    assert everything["unlabeled_prompts"] == 0
+    assert everything["ppi_win_rate"] == everything["human_win_rate"]
+    assert everything["ppi_win_rate"]["value"] == 0.5
+    unjudged = human_check([_record("zz", "tuned")], per_prompt, 0.1, {})
+    assert unjudged["labels_without_judgment"] == ["zz"] and unjudged["n_labels"] == 0
+
+
+def test_malformed_label_file_is_a_clean_error(run_dir: Path) -> None:
+    (run_dir / "labels.jsonl").write_text('{"prompt_id": "time"}\n', encoding="utf-8")
+    result = invoke("analyze", str(run_dir))
+    assert result.exit_code == 2 and "labels.jsonl:1: not a valid LabelRecord" in result.output
