@@ -143,6 +143,26 @@ def real_pairs(
     return coverage(ys, fs, truth, labels, rng)[0]
 
 
+def stored_pairs(
+    judgments: Path, subsets: int = 1000, labels: int = 30, seed: int = 0
+) -> Coverage:
+    """Coverage of the all-label truth with a real judge's stored judgments of a pair set.
+
+    ``judgments`` is a file written by benchmarks/export_judgments.py: the judge's probability
+    that output_1 is better, in both orders, for every pair (judged once, no model work here).
+    """
+    data = json.loads(judgments.read_text(encoding="utf-8"))
+    rows = json.loads((PAIRS / data["pairs"]).read_text(encoding="utf-8"))
+    stem = Path(data["pairs"]).stem
+    ids = [f"{stem}-{i}" for i in range(len(rows))]
+    y = np.array([1.0 if r["label"] == 1 else 0.0 for r in rows])
+    f = np.array([sum(data["p_output_1"][i]) / 2 for i in ids])
+    rng = np.random.default_rng(seed)
+    truth = np.full(subsets, y.mean())
+    ys, fs = np.tile(y, (subsets, 1)), np.tile(f, (subsets, 1))
+    return coverage(ys, fs, truth, labels, rng)[0]
+
+
 if __name__ == "__main__":
     # the settings of tests/test_ppi.py, whose figures the README quotes
     print("simulation, 400 prompts, 40 labels:", simulate())
@@ -150,6 +170,8 @@ if __name__ == "__main__":
     for signal in (1.0, 0.0):
         for pair_set in ("llmbar_natural", "mt_bench_human"):
             print(f"{pair_set}, K=30, judge signal {signal}:", real_pairs(pair_set, signal=signal))
+    for stored in sorted((Path(__file__).parent / "data").glob("*-judgments.json")):
+        print(f"{stored.name}, K=30:", stored_pairs(stored))
 
 
 def judge_outside_rate(

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from ppi_sim import judge_outside_rate, preference_claim_rate, real_pairs, simulate
+from ppi_sim import (
+    judge_outside_rate,
+    preference_claim_rate,
+    real_pairs,
+    simulate,
+    stored_pairs,
+)
 
 from evalharness.analysis.ppi import effective_labels, labels_needed, ppi_mean
 
@@ -105,6 +113,17 @@ def test_real_pairs_coverage(name: str, signal: float) -> None:
     """Real human labels, a scripted length-biased judge, 1,000 random label subsets of K=30."""
     result = real_pairs(name, subsets=1000, labels=30, signal=signal)
     print(f"\n{name} (judge signal {signal}): {result}")
+    assert result.ppi >= 0.90, result
+
+
+DATA = Path(__file__).parent / "data"
+BUILTIN_JUDGMENTS = DATA / "llmbar_natural-smollm2-135m-instruct-judgments.json"
+
+
+def test_real_pairs_coverage_with_the_builtin_judge() -> None:
+    """LLMBar Natural judged once by the built-in judge (stored); 1,000 label subsets of K=30."""
+    result = stored_pairs(BUILTIN_JUDGMENTS, subsets=1000, labels=30)
+    print(f"\nllmbar_natural, built-in judge (stored judgments): {result}")
     assert result.ppi >= 0.90, result
 
 
