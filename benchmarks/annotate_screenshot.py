@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalharness.annotate.app import AnnotateApp, PairText  # noqa: E402
-from evalharness.labels.sample import draw_sample, pairs_of, read_sample  # noqa: E402
+from evalharness.labels.sample import (  # noqa: E402
+    draw_sample,
+    pairs_of,
+    read_sample,
+    shown_texts,
+)
 from evalharness.runstore import RunStore  # noqa: E402
 
 
@@ -24,10 +29,7 @@ async def shoot(run_dir: Path, out: Path) -> None:
     """Open the app headless, let it draw, save the screenshot."""
     store = RunStore(run_dir)
     sample = read_sample(store) or draw_sample(store, 40, 0)
-    texts = {
-        pid: PairText(g["tuned"].prompt, g["tuned"].output, g["base"].output)
-        for pid, g in pairs_of(store).items()
-    }
+    texts = {pid: PairText(**shown_texts(g)) for pid, g in pairs_of(store).items()}
     app = AnnotateApp(store, sample, texts, "kim")
     async with app.run_test(size=(120, 34)) as pilot:
         await pilot.pause()

@@ -162,3 +162,24 @@ def test_annotate_command_errors(tmp_path: Path, run_dir: Path) -> None:
     draw_sample(RunStore(run_dir), 5, seed=0)
     code, out = invoke("annotate", str(run_dir), "--n", "6")
     assert code == 2 and "drawn with n=5, seed=0" in out
+
+
+def test_a_later_turn_shows_each_models_earlier_turns() -> None:
+    from evalharness.labels.sample import shown_texts
+    from evalharness.records import GenerationRecord
+
+    def gen(role: str, answer: str, earlier: str) -> GenerationRecord:
+        return GenerationRecord(
+            prompt_id="conv/turn-2", role=role, model=role, resolved="", prompt="And why?",
+            rendered_prompt="", output=answer, prompt_tokens=1, output_tokens=1,
+            finish_reason="stop", seconds=0.0, turn=2,
+            history=[{"role": "user", "content": "Is it blue?"},
+                     {"role": "assistant", "content": earlier}],
+        )  # fmt: skip
+
+    pair = {"tuned": gen("tuned", "Rayleigh.", "Yes."), "base": gen("base", "?", "No")}
+    shown = shown_texts(pair)
+    assert shown["prompt"] == "(turn 2) And why?"
+    assert shown["tuned"].startswith("[earlier turns]\n[user] Is it blue?\n\n[assistant] Yes.")
+    assert shown["tuned"].endswith("[answer to this turn]\nRayleigh.")
+    assert "[assistant] No" in shown["base"] and shown["base"].endswith("\n?")

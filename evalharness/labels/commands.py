@@ -72,14 +72,11 @@ def annotate(
 ) -> None:
     """Label a run's prompts blind, A vs B, in the terminal (keys: a b t s u n q)."""
     from evalharness.annotate.app import AnnotateApp, PairText
-    from evalharness.labels.sample import draw_sample, pairs_of
+    from evalharness.labels.sample import draw_sample, pairs_of, shown_texts
 
     store, config = _open(run_dir)
     sample = draw_sample(store, n, seed, hard)
-    texts = {
-        pid: PairText(g["tuned"].prompt, g["tuned"].output, g["base"].output)
-        for pid, g in pairs_of(store).items()
-    }
+    texts = {pid: PairText(**shown_texts(g)) for pid, g in pairs_of(store).items()}
     who = annotator or default_annotator()
     AnnotateApp(store, sample, texts, who, _criteria(config, criteria)).run()
     click.echo(f"labels -> {store.path('labels.jsonl')}; run `evalharness analyze {run_dir}`")

@@ -16,7 +16,7 @@ from typing import Any
 
 from evalharness.errors import ConfigError
 from evalharness.labels.records import LabelRecord, latest, now, other, verdict_for
-from evalharness.labels.sample import Sample, append_labels, pairs_of
+from evalharness.labels.sample import Sample, append_labels, pairs_of, shown_texts
 from evalharness.runstore import RunStore, write_text_atomic
 
 COLUMNS = ("item", "prompt_id", "instruction", "response_A", "response_B", "verdict", "note")
@@ -31,14 +31,14 @@ def export_sheet(store: RunStore, sample: Sample, path: Path, criteria: list[str
         header += [f"A_{c}", f"B_{c}"]
     rows = []
     for number, item in enumerate(sample.items, 1):
-        gens = pairs[item.prompt_id]
+        shown = shown_texts(pairs[item.prompt_id])
         rows.append(
             [
                 str(number),
                 item.prompt_id,
-                gens["tuned"].prompt,
-                gens[item.slot_a].output,
-                gens[other(item.slot_a)].output,
+                shown["prompt"],
+                shown[item.slot_a],
+                shown[other(item.slot_a)],
             ]
             + [""] * (len(header) - 5)
         )

@@ -82,6 +82,24 @@ def pairs_of(store: RunStore) -> dict[str, dict[str, GenerationRecord]]:
     }
 
 
+def shown_texts(gens: dict[str, GenerationRecord]) -> dict[str, str]:
+    """What an annotator sees of a prompt: ``{"prompt", "tuned", "base"}``.
+
+    For a later turn of a conversation the prompt says which turn it is, and each answer is
+    preceded by the earlier turns as that model had them (its own earlier answers).
+    """
+    tuned = gens["tuned"]
+    out = {"prompt": tuned.prompt if tuned.turn <= 1 else f"(turn {tuned.turn}) {tuned.prompt}"}
+    for role in ("tuned", "base"):
+        record = gens[role]
+        if record.history:
+            earlier = "\n\n".join(f"[{m['role']}] {m['content']}" for m in record.history)
+            out[role] = f"[earlier turns]\n{earlier}\n\n[answer to this turn]\n{record.output}"
+        else:
+            out[role] = record.output
+    return out
+
+
 def read_sample(store: RunStore) -> Sample | None:
     """The stored sample, or None when none was drawn."""
     path = store.path(SAMPLE_FILE)
