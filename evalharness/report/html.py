@@ -176,6 +176,8 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         _bias(analysis, plots),
         human_html(analysis),
         _examples(analysis),
+        '<p id="view-link">Every prompt, with both answers, the judge\'s probabilities and its '
+        'order flips: <a href="view.html">view.html</a>.</p>',
         f"<footer>Run directory: {esc(facts['Run directory'])}. "
         "Intervals are 95% bootstrap CIs over prompts.</footer>",
     ]

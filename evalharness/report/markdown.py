@@ -17,6 +17,10 @@ from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.human import human_markdown
 
+VIEW_LINK_MD = (
+    "Every prompt, with both answers, the judge's probabilities and its order flips: "
+    "[view.html](view.html) (`evalharness view RUN_DIR`)."
+)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
 
@@ -147,6 +151,7 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += _bias_section(analysis)
     lines += human_markdown(analysis)
     lines += _examples_section(analysis)
+    lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
         "Intervals are 95% bootstrap CIs over prompts.</sub>",
