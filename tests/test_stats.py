@@ -373,3 +373,17 @@ def test_controlled_win_rate_rejects_bad_input():
         controlled_win_rate([0.5, 0.5, 0.5], [1, 2, 3], [1, 2])
     with pytest.raises(HarnessError, match="both conf_tuned and conf_base"):
         controlled_win_rate([0.5, 0.5], [1, 2], [1, 2], conf_tuned=[0.1, 0.2])
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from evalharness.analysis.intervals import holm
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        p = rng.uniform(0, 0.2, rng.integers(1, 25)) ** 2
+        reject, adjusted = holm(list(p), 0.05)
+        ref_reject, ref_adjusted, _, _ = multipletests(p, alpha=0.05, method="holm")
+        assert reject == list(ref_reject)
+        assert adjusted == pytest.approx(list(ref_adjusted))

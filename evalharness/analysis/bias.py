@@ -10,6 +10,7 @@ both orders) are resampled together. Position statistics live in
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "PositionStats",
     "exploitability",
     "familywise_shifts",
+    "length_adjusted_rate",
     "longer_baseline",
     "net_preferences",
     "position_stats",
@@ -195,60 +197,47 @@ def length_adjusted_rate(
     n_resamples: int = 2000,
     confidence: float = 0.95,
 ) -> Estimate:
-    """Net preference read at equal length: the intercept of ``net ~ 1 + Δlen`` (least squares).
+    """Net preference read at equal length: the intercept of ``net ~ 1 + sign(Δlen)``.
 
-    ``Δlen`` is the length difference of the two variants (X − Y, in tokens). The interval
-    is a percentile bootstrap over ``clusters``; resamples without variation in ``Δlen``
-    are counted and, above 5%, leave no interval. When every ``Δlen`` is 0 the rate is
-    the plain mean (the variants were already equally long).
+    ``Δlen`` is the length difference of the two variants (X − Y, in tokens); the
+    regressor is which one is longer, so a judge that prefers the longer answer (by any
+    margin) leaves the intercept, the preference at equal length, untouched. Least squares
+    (statsmodels) with cluster-robust errors over ``clusters`` (prompts) and a t interval.
+    When every ``Δlen`` is 0 this is the plain mean with its bootstrap interval.
     """
-    from evalharness.analysis.intervals import percentile_interval
+    import statsmodels.api as sm
 
     where = "length_adjusted_rate"
     y = as_vector(net, "net", where)
-    x = as_vector(d_len, "d_len", where)
+    x = np.sign(as_vector(d_len, "d_len", where))
     n = same_length(where, net=y, d_len=x)
     if n == 0 or not np.any(x != 0):
         est = bootstrap_mean(y, seed, n_resamples, confidence, where=where, clusters=clusters)
         return Estimate(est.value, est.low, est.high, est.n, _note_join(est.note, "lengths equal"))
+    nan = float("nan")
     if np.ptp(x) == 0.0:
-        return Estimate(
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            n,
-            "every pair differs in length by the same amount; not estimable",
-        )
+        why = "every pair has the same variant longer; the preference at equal length is unknown"
+        return Estimate(nan, nan, nan, n, why)
     index: dict[Hashable, int] = {}
-    codes = np.array([index.setdefault(c, len(index)) for c in (clusters or range(n))], dtype=int)
-    k = len(index)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, k, size=(n_resamples, k))
-    weights = np.stack([np.bincount(row, minlength=k) for row in draws]).astype(float)
-    w = np.vstack([np.ones(k), weights])[:, codes]  # row 0: the data itself
-    sw, sx, sy = w.sum(1), (w * x).sum(1), (w * y).sum(1)
-    sxx, sxy = (w * x * x).sum(1), (w * x * y).sum(1)
-    det = sw * sxx - sx * sx
-    ok = det > 1e-9 * np.maximum(sw * sxx, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        intercept = (sxx * sy - sx * sxy) / det
-    value = float(intercept[0])
-    note = "intercept of net preference on the length difference"
+    codes = np.array([index.setdefault(c, len(index)) for c in (clusters or range(n))])
+    note = "intercept of the net preference on which variant is longer (cluster-robust)"
     if x.min() > 0 or x.max() < 0:
         note += "; no pair has equal length: an extrapolation"
-    failed = int(np.sum(~ok[1:]))
-    if failed > 0.05 * n_resamples:
-        return Estimate(
-            value,
-            float("nan"),
-            float("nan"),
-            k,
-            f"{note}; {failed} of {n_resamples} resamples had no length variation; no interval",
-        )
-    low, high = percentile_interval(intercept[1:][ok[1:]], confidence)
-    if failed:
-        note += f"; {failed} resamples without length variation left out"
-    return Estimate(value, min(low, value), max(high, value), k, note)
+    design = np.column_stack([np.ones(n), x])
+    if np.ptp(y) == 0.0 or len(index) < 3:
+        fit = sm.OLS(y, design).fit()
+        value = float(fit.params[0])
+        if np.ptp(y) == 0.0:
+            return Estimate(value, value, value, len(index), note + "; all values equal")
+        return Estimate(value, nan, nan, len(index), note + "; too few prompts for an interval")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": codes})
+        low, high = fit.conf_int(alpha=1.0 - confidence)[0]
+    value = float(fit.params[0])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Estimate(value, nan, nan, len(index), note + "; no finite interval")
+    return Estimate(value, min(float(low), value), max(float(high), value), len(index), note)
 
 
 def _note_join(*notes: str) -> str:
