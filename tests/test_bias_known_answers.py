@@ -119,12 +119,12 @@ def test_hard_length_judge_gives_lbr_near_0_6(run_pipeline: Callable[..., Run]) 
     padded = padded_pairs(run_dir)
     assert padded and all(words(x) > words(y) for x, y in padded)
     assert bias["lbr"] == bias["probes"]["padded"]["preference_over_original"]
-    assert bias["lbr"]["n"] == len(padded)
+    assert bias["lbr"]["n"] == len({pid for pid, _ in probes_by_item(run_dir)})  # prompts
     assert covers(bias["lbr"], 0.6)
     assert bias["lbr"]["low"] > 0.3
     shortened = bias["probes"]["shortened"]["preference_over_original"]
     assert covers(shortened, -0.6)
-    assert shortened["high"] < -0.3
+    assert shortened["high"] < -0.2  # wider than an item bootstrap: prompts are the unit
     assert any("prefers longer" in w for w in analysis["warnings"])
 
 
@@ -139,7 +139,7 @@ def test_soft_length_judge_gives_exact_rates(run_pipeline: Callable[..., Run]) -
     pairs = confidence_pairs(run_dir)
     equal = sum(words(a) == words(h) for a, h in pairs)
     expected = expected_rate(pairs, words, 0.8)
-    assert bias["cbr"]["n"] == len(pairs)
+    assert bias["cbr"]["n"] == 40  # a cluster bootstrap: the unit is the prompt
     assert abs(bias["cbr"]["value"] - expected) <= 0.2 * equal / len(pairs) + 1e-9
     # The tuned model (long style) is always longer than the base, so it wins every prompt.
     head = analysis["headline"]
