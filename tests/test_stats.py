@@ -317,9 +317,16 @@ def test_controlled_win_rate_constant_preference_is_degenerate_not_missing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = controlled_win_rate([1.0] * 6, [1, 2, 3, 4, 5, 6], [0] * 6, n_resamples=20)
+    # Tuned is longer on every prompt and always wins: length and quality cannot be told
+    # apart, so there is no controlled rate, and a warning says so.
+    lc = res.length_controlled
+    assert math.isnan(lc.value) and "cannot be told apart" in lc.note
+    assert "extrapolation" in res.length.extrapolation
+    assert any("cannot be told apart" in w for w in res.warnings)
+    # With some prompts of equal length, a constant preference is a degenerate rate.
+    res = controlled_win_rate([1.0] * 6, [0, 0, 3, 4, 5, 6], [0] * 6, n_resamples=20)
     lc = res.length_controlled
     assert (lc.value, lc.low, lc.high) == (1.0, 1.0, 1.0)
-    assert "extrapolation" in res.length.extrapolation
     assert not res.warnings
 
 

@@ -210,6 +210,16 @@ def _controlled(
             coefs.setdefault(k, missing)
         return ControlledRate(missing, missing, NAN, dropped, extra, coefs), messages
     raw_value = float(np.mean(y))
+    if np.ptp(y) == 0.0 and extrapolation:
+        why = (
+            f"{extra}, and every prompt has the same preference: the effect of the bias "
+            "cannot be told apart from tuned's quality"
+        )
+        missing = Estimate(NAN, NAN, NAN, n, why)
+        for k in all_names:
+            coefs.setdefault(k, Estimate(NAN, NAN, NAN, n, "constant preference"))
+        messages.append(f"{label}: no controlled rate, {why}")
+        return ControlledRate(missing, missing, NAN, dropped, extra, coefs), messages
     if np.ptp(y) == 0.0:
         note = join_notes("every prompt has the same preference; nothing to control for", extra)
         rate = Estimate(raw_value, raw_value, raw_value, n, note)
