@@ -134,13 +134,14 @@ def test_soft_length_judge_gives_exact_rates(run_pipeline: Callable[..., Run]) -
     bias = analysis["bias"]
     assert bias["lbr"]["value"] == pytest.approx(0.6)
     assert bias["probes"]["shortened"]["preference_over_original"]["value"] == pytest.approx(-0.6)
-    # The assertive/hedged rewrites differ in length, so a length judge shows up in the CBR:
-    # ±0.6 where the lengths differ, within the ±0.2 jitter where they are equal.
+    # The assertive and hedged rewrites have the same number of words, so a judge that
+    # only counts words sees no difference: the CBR is its ±0.2 jitter and covers 0.
     pairs = confidence_pairs(run_dir)
-    equal = sum(words(a) == words(h) for a, h in pairs)
-    expected = expected_rate(pairs, words, 0.8)
+    assert pairs and all(words(a) == words(h) for a, h in pairs)
     assert bias["cbr"]["n"] == 40  # a cluster bootstrap: the unit is the prompt
-    assert abs(bias["cbr"]["value"] - expected) <= 0.2 * equal / len(pairs) + 1e-9
+    assert abs(bias["cbr"]["value"]) <= 0.2 and covers(bias["cbr"], 0.0)
+    assert bias["cbr_length_gap"]["max_abs_tokens"] == 0
+    assert not any("confident" in w for w in analysis["warnings"])
     # The tuned model (long style) is always longer than the base, so it wins every prompt.
     head = analysis["headline"]
     assert head["win_rate"]["value"] == pytest.approx(1.0)
