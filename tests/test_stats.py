@@ -394,3 +394,14 @@ def test_holm_matches_statsmodels():
         ref_reject, ref_adjusted, _, _ = multipletests(p, alpha=0.05, method="holm")
         assert reject == list(ref_reject)
         assert adjusted == pytest.approx(list(ref_adjusted))
+
+
+def test_length_difference_far_from_zero_is_dropped_not_singular():
+    """Tuned always 28-30 tokens longer: tanh saturates, so length cannot be estimated."""
+    rng = np.random.default_rng(12)
+    d = rng.integers(28, 31, 40).astype(float)
+    p = rng.uniform(0.6, 1.0, 40)
+    res = controlled_win_rate(p, 10 + d, np.full(40, 10.0), n_resamples=50)
+    assert "barely varies" in res.length.dropped["length"]
+    assert any("length could not be estimated" in w for w in res.warnings)
+    assert not any("singular" in w for w in res.warnings)

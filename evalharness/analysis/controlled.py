@@ -180,6 +180,13 @@ def _columns(
             dropped[name] = f"the {name} difference is the same on every prompt"
             continue
         col = np.tanh(diff / float(np.std(diff, ddof=1))) if name == "length" else diff
+        if np.ptp(col) < 1e-6 * max(1.0, float(np.max(np.abs(col)))):
+            dropped[name] = (
+                f"the {name} difference barely varies across prompts "
+                f"({diff.min():g} to {diff.max():g}), so its effect cannot be told apart "
+                "from tuned's quality"
+            )
+            continue
         names.append(name)
         cols.append(col)
         if diff.min() > 0 or diff.max() < 0:
@@ -307,7 +314,8 @@ def controlled_win_rate(
     coefficients = length.coefficients
     if d_conf is not None:
         full, more = _controlled(y, d_len, d_conf, idx, confidence)
-        messages += [m for m in more if "confidence" in m or "length+confidence" in m]
+        said = "length" in length.dropped  # already said by the length model
+        messages += [m for m in more if not (said and "length could not be estimated" in m)]
         if math.isfinite(full.rate.value):
             coefficients = full.coefficients
         else:

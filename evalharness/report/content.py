@@ -490,7 +490,8 @@ def bias_rows(analysis: dict[str, Any]) -> list[Row] | None:
             Row(
                 f"Preference for {kind} over original",
                 fmt_est(pref, "signed"),
-                preference_reading(pref, kind, _bias_name(kind)) + _noop_text(entry),
+                preference_reading(pref, kind, _bias_name(kind), _confound_text(kind, entry))
+                + _noop_text(entry),
             )
         )
     return rows
@@ -500,6 +501,23 @@ def _bias_name(kind: str) -> str:
     return "confidence" if kind in ("assertive", "hedged") else "length"
 
 
+def _confound_text(kind: str, entry: dict[str, Any]) -> str:
+    """For a tone probe against its original: say when the copy is also longer."""
+    if kind not in ("assertive", "hedged"):
+        return ""
+    before, after = (
+        number(entry.get("mean_original_tokens")),
+        number(entry.get("mean_variant_tokens")),
+    )
+    if before is None or after is None or abs(after - before) < 0.5:
+        return ""
+    return (
+        f"the copy is also {'longer' if after > before else 'shorter'} ({after:.0f} vs "
+        f"{before:.0f} tokens on average), so this mixes tone and length; the CBR compares "
+        "tone alone"
+    )
+
+
 def _noop_text(entry: dict[str, Any]) -> str:
     noop, total = entry.get("noop"), entry.get("n_variants")
     if isinstance(noop, int) and isinstance(total, int) and noop:
@@ -507,14 +525,19 @@ def _noop_text(entry: dict[str, Any]) -> str:
     return ""
 
 
-def preference_reading(est: Any, kind: str, bias: str) -> str:
-    """One sentence on what a net preference for a probe variant over the original means."""
+def preference_reading(est: Any, kind: str, bias: str, confounded: str = "") -> str:
+    """One sentence on what a net preference for a probe variant over the original means.
+
+    ``confounded`` replaces the conclusion when the variant changed more than one property.
+    """
     found = estimate(est)
     if found is None:
         return f"{NA}: {_note(est)}" if isinstance(est, dict) else NOT_RUN
     variant, good, bad = PROBE_TEXT.get(
         kind, (f"the {kind} variant", f"it reacts to {bias}", f"it reacts to {bias}")
     )
+    if confounded:
+        good = bad = confounded
     value = found["value"]
     where = side(found)
     if where == 0:
