@@ -46,7 +46,16 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--base", help="Base model spec [default: gemma3-270m]."),
         click.option("--tuned", help="Tuned model spec [default: smollm2-135m-instruct]."),
         click.option("--judge", help="Judge model spec [default: smollm2-135m-instruct]."),
-        click.option("--prompts", help="Prompt set name (default, mt_bench) or JSONL file."),
+        click.option(
+            "--prompts",
+            help="Prompt set: a name (default, mt_bench), a JSONL, CSV or Parquet file, a "
+            "saved `datasets` folder, or hf:NAME[:SPLIT] (a hub dataset; needs --allow-hub).",
+        ),
+        click.option(
+            "--prompt-field",
+            help="The column that holds the prompt in CSV, Parquet and datasets sources "
+            "[default: prompt, else instruction, question or messages].",
+        ),
         click.option(
             "--sample",
             type=click.IntRange(min=1),
@@ -63,7 +72,22 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling [default: 1]."),
         click.option(
-            "--batch-size", type=click.IntRange(min=1), help="Generation batch size [default: 8]."
+            "--batch-size",
+            type=BatchSize(),
+            help="Generation batch size, or auto: the largest that fits, halved on "
+            "out-of-memory [default: 8].",
+        ),
+        click.option(
+            "--device",
+            callback=_check_role_values,
+            help="Local models: auto, cpu, cuda, cuda:N or mps; per model as "
+            "'cuda:0,judge=cuda:1' [default: auto: a GPU if torch sees one, else cpu].",
+        ),
+        click.option(
+            "--dtype",
+            callback=_check_role_values,
+            help="Local models: auto, float32, bfloat16 or float16; per model as "
+            "'bfloat16,judge=float32' [default: auto: bf16 on CUDA, fp16 on MPS, fp32 on CPU].",
         ),
         click.option(
             "--quantize",
@@ -76,6 +100,12 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--judge-mode",
             type=click.Choice(["logprobs", "text"]),
             help="Read scores from next-token probabilities or parse generated text.",
+        ),
+        click.option(
+            "--reference-guided/--no-reference-guided",
+            default=None,
+            help="Show the judge each prompt's reference answer where the prompt set has one "
+            "(MT-Bench: math, reasoning, coding) [default: off].",
         ),
         click.option(
             "--allow-hub",
@@ -95,6 +125,36 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class BatchSize(click.ParamType):
+    """A positive integer or ``auto``."""
+
+    name = "INTEGER|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
+        """``auto`` or an integer of at least 1."""
+        if value == "auto" or (isinstance(value, int) and value >= 1):
+            return value
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not a positive integer or auto", param, ctx)
+        return number
+
+
+def _check_role_values(ctx: Any, param: Any, value: str | None) -> str | None:
+    from evalharness.backends.devices import parse_role_values
+    from evalharness.errors import ConfigError
+
+    if value is not None:
+        try:
+            parse_role_values(value, param.name)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def build_config(config_file: str | None, **flags: Any) -> RunConfig:
     """Defaults, then the config file, then the flags that were given."""
     config = load_config(config_file).with_overrides(**flags)
@@ -105,13 +165,9 @@ def build_config(config_file: str | None, **flags: Any) -> RunConfig:
 
 def default_run_dir(config: RunConfig) -> Path:
     """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
-    from evalharness.generate import prompt_hash, select_prompts
+    from evalharness.generate import run_dir_name
 
-    name = Path(config.prompts).stem
-    return (
-        RESULTS_DIR
-        / f"{name}-{config.generation_fingerprint(prompt_hash(select_prompts(config)))[:10]}"
-    )
+    return RESULTS_DIR / run_dir_name(config)
 
 
 def run_dir_from_manifest(run_dir: str, flags: dict[str, Any]) -> tuple[Any, RunConfig]:

@@ -21,6 +21,7 @@ class RunConfig:
     tuned: str = "smollm2-135m-instruct"
     judge: str = "smollm2-135m-instruct"
     prompts: str = "default"
+    prompt_field: str | None = None  # the column holding the prompt (CSV, Parquet, datasets)
     sample: int | None = None
     seed: int = 0
     max_new_tokens: int = 96
@@ -29,12 +30,15 @@ class RunConfig:
     system_prompt: str | None = None
     completion_frame: str = "Question: {prompt}\nAnswer:"
     stop: tuple[str, ...] = ("\nQuestion:", "\n\n\n")
-    batch_size: int = 8
+    batch_size: int | str = 8  # or "auto": back off from a large batch on out-of-memory
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps, or "cuda:0,judge=cuda:1"
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16, or "auto,judge=float32"
     quantize: str = "none"  # "none" | "int8" (local models; opt-in, see README Performance)
     rubric: str = "helpfulness"
     pointwise_template: str = "pointwise"
     pairwise_template: str = "pairwise"
     judge_mode: str = "logprobs"  # "logprobs" | "text"
+    reference_guided: bool = False  # show the judge the prompt set's reference answers
     tie_band: float = 0.1
     low_mass: float = 0.5
     probes: tuple[str, ...] = ("padded", "shortened", "assertive", "hedged")
@@ -66,14 +70,21 @@ class RunConfig:
             data[key] = list(data[key])
         return data
 
-    def generation_fingerprint(self, prompt_hash: str) -> str:
-        """Hash of everything that decides the generations (a run directory holds one)."""
+    def generation_fingerprint(
+        self, prompt_hash: str, precision: dict[str, str] | None = None
+    ) -> str:
+        """Hash of everything that decides the generations (a run directory holds one).
+
+        ``precision`` maps a role to the resolved device type and dtype of a local model.
+        """
         keys = (
             "base", "tuned", "sample", "seed", "max_new_tokens", "temperature", "top_p",
             "system_prompt", "completion_frame", "stop", "quantize", "server_extra",
         )  # fmt: skip
         data = {k: self.to_dict()[k] for k in keys}
         data["prompt_hash"] = prompt_hash
+        if precision:
+            data["precision"] = precision
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -92,6 +103,9 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif key == "batch_size":
+        if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{where} must be a positive integer or auto, got {value!r}")
     elif isinstance(default, int) and key != "sample":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
@@ -159,6 +173,14 @@ def load_config(path: str | Path | None) -> RunConfig:
         values[key] = _check_type(path, lines.get(key, 0), key, value, defaults[key])
     if values.get("quantize", "none") not in ("none", "int8"):
         raise ConfigError(f"{path}:{lines['quantize']}: quantize must be none or int8")
+    for key in ("device", "dtype"):
+        if key in values:
+            from evalharness.backends.devices import parse_role_values
+
+            try:
+                parse_role_values(values[key], key)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}:{lines[key]}: {exc}") from None
     if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
         raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
     if not 0.0 < values.get("confidence", 0.95) < 1.0:

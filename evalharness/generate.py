@@ -5,15 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
-from evalharness.backends.base import Backend, GenerationRequest
+from evalharness.backends.base import Backend, GenerationRequest, GenerationResult, Message
+from evalharness.backends.devices import for_role, precision_tag
 from evalharness.config import RunConfig
+from evalharness.conversation import Turn, completion_prompt, expand, history
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
 from evalharness.progress import console, progress_bar
-from evalharness.prompts import PromptItem, load_prompts, resolve_prompt_set
+from evalharness.prompts import PromptItem, load_prompt_set
 from evalharness.records import (
     GenerationRecord,
     PairwiseRecord,
@@ -30,10 +36,12 @@ STAGE_FILES = (
 )  # fmt: skip
 
 
-def backend_options(config: RunConfig) -> BackendOptions:
-    """Backend options from a run config."""
+def backend_options(config: RunConfig, role: str = "judge") -> BackendOptions:
+    """Backend options from a run config, with the device and dtype asked for ``role``."""
     return BackendOptions(
         batch_size=config.batch_size,
+        device=for_role(config.device, role, "device"),
+        dtype=for_role(config.dtype, role, "dtype"),
         quantize=config.quantize,
         trust_remote_code=config.trust_remote_code,
         api_key_env=config.api_key_env,
@@ -44,9 +52,31 @@ def backend_options(config: RunConfig) -> BackendOptions:
     )
 
 
+def precision(config: RunConfig, role: str) -> str | None:
+    """The resolved ``device type/dtype`` of a role's model; None for servers and fakes."""
+    spec = parse_spec(getattr(config, role))
+    return precision_tag(
+        spec.kind, for_role(config.device, role, "device"), for_role(config.dtype, role, "dtype")
+    )
+
+
+def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
+    """The fingerprint of a run's generations: config, prompts and the models' precision."""
+    tags = {role: precision(config, role) for role in ROLES}
+    return config.generation_fingerprint(
+        prompt_hash(items), {role: tag for role, tag in tags.items() if tag}
+    )
+
+
+def run_dir_name(config: RunConfig) -> str:
+    """``<prompt set>-<fingerprint>``: the same config resumes the same run directory."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.prompts.removeprefix("hf:")).stem)
+    return f"{name}-{generation_fingerprint(config, select_prompts(config))[:10]}"
+
+
 def select_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, sampled to ``config.sample`` items (seeded, original order kept)."""
-    items = load_prompts(resolve_prompt_set(config.prompts))
+    items = load_prompt_set(config.prompts, config.prompt_field)
     if config.sample is not None and config.sample < len(items):
         chosen = set(random.Random(config.seed).sample(range(len(items)), config.sample))
         items = [item for i, item in enumerate(items) if i in chosen]
@@ -55,28 +85,39 @@ def select_prompts(config: RunConfig) -> list[PromptItem]:
 
 def prompt_hash(items: list[PromptItem]) -> str:
     """Hash of the prompts' content."""
-    data = [[i.id, i.prompt, i.category, i.reference] for i in items]
+    data: list[list[Any]] = [[i.id, i.prompt, i.category, i.reference] for i in items]
+    for row, item in zip(data, items, strict=True):
+        if item.turns or item.system:  # single prompts hash as before
+            row.append([list(item.turns), list(item.references), item.system])
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
 
 
-def build_request(item: PromptItem, backend: Backend, config: RunConfig) -> GenerationRequest:
-    """A chat request for a model with a chat template, else a plain completion frame."""
+def build_request(
+    item: PromptItem | Turn, backend: Backend, config: RunConfig, past: list[Message] | None = None
+) -> GenerationRequest:
+    """A chat request for a model with a chat template, else a plain completion frame.
+
+    ``past`` is the conversation before a later turn (user turns and this model's answers).
+    """
+    turn = item if isinstance(item, Turn) else Turn(item)
     common = {
-        "key": item.id,
+        "key": turn.id,
         "max_new_tokens": config.max_new_tokens,
         "temperature": config.temperature,
         "top_p": config.top_p,
         "seed": config.seed,
     }
+    past = past or []
     if backend.info.has_chat_template:
-        messages = []
-        if config.system_prompt:
-            messages.append({"role": "system", "content": config.system_prompt})
-        messages.append({"role": "user", "content": item.prompt})
+        messages: list[Message] = []
+        system = turn.item.system or config.system_prompt
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages += [*past, {"role": "user", "content": turn.question}]
         return GenerationRequest(messages=tuple(messages), **common)  # type: ignore[arg-type]
     if "{prompt}" not in config.completion_frame:
         raise ConfigError("completion_frame must contain {prompt}")
-    frame = config.completion_frame.replace("{prompt}", item.prompt)
+    frame = completion_prompt(config.completion_frame, past, turn.question)
     return GenerationRequest(prompt=frame, stop=tuple(config.stop), **common)  # type: ignore[arg-type]
 
 
@@ -85,7 +126,7 @@ def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[Pro
     items = select_prompts(config)
     for spec in (config.base, config.tuned, config.judge):
         parse_spec(spec)
-    fingerprint = config.generation_fingerprint(prompt_hash(items))
+    fingerprint = generation_fingerprint(config, items)
     manifest = store.read_manifest()
     old = manifest.get("generation", {}).get("fingerprint")
     if old and old != fingerprint:
@@ -132,58 +173,114 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
     summary = StageSummary("generate")
     done = store.keys(GenerationRecord)
     summary.done_before = len(done)
-    options = backend_options(config)
     models = store.read_manifest().get("models", {})
     # Load every model that has work before writing any record, so that a model that cannot
     # be loaded fails the stage while the run directory is still empty.
+    turns = expand(items)
     work = []
     for role, spec in zip(ROLES, (config.base, config.tuned), strict=True):
-        todo = [item for item in items if (item.id, role) not in done]
+        todo = [turn for turn in turns if (turn.id, role) not in done]
         if todo:
-            work.append((role, spec, todo, load_backend(spec, options)))
-    for role, spec, todo, backend in work:
-        # batches of similar length waste less work on padding
-        todo = sorted(todo, key=lambda item: len(item.prompt))
+            options = backend_options(config, role)
+            work.append((role, spec, todo, options, load_backend(spec, options)))
+    for role, spec, todo, options, backend in work:
         models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
         store.update_manifest(models=models)
-        requests = [build_request(item, backend, config) for item in todo]
-        chunk = max(1, config.batch_size)
         with progress_bar(f"generate {role}", len(todo)) as advance:
-            for start in range(0, len(todo), chunk):
-                part = todo[start : start + chunk]
-                results = backend.generate(requests[start : start + chunk], advance)
-                records = [
-                    GenerationRecord(
-                        prompt_id=item.id,
-                        role=role,
-                        model=spec,
-                        resolved=backend.info.resolved,
-                        prompt=item.prompt,
-                        rendered_prompt=result.rendered_prompt,
-                        output=result.text,
-                        prompt_tokens=result.prompt_tokens,
-                        output_tokens=result.output_tokens,
-                        finish_reason=result.finish_reason,
-                        seconds=result.seconds,
-                        params={
-                            "max_new_tokens": config.max_new_tokens,
-                            "temperature": config.temperature,
-                            "top_p": config.top_p,
-                            "seed": config.seed,
-                            "stop": list(request.stop),
-                        },
-                        category=item.category,
-                        error=result.error,
-                    )
-                    for item, request, result in zip(
-                        part, requests[start : start + chunk], results, strict=True
-                    )
-                ]
-                summary.written += store.append(records)
-                summary.failed += sum(1 for r in records if r.error)
-        if spec not in (config.judge, config.tuned) or role == "tuned" and spec != config.judge:
+            for number in sorted({turn.number for turn in todo}):
+                # a later turn builds on this model's answers to the earlier ones
+                answers = (
+                    {r.prompt_id: r for r in store.read(GenerationRecord) if r.role == role}
+                    if number > 1
+                    else {}
+                )
+                # batches of similar length waste less work on padding
+                mine = sorted(
+                    (t for t in todo if t.number == number), key=lambda t: len(t.question)
+                )
+                for records in _generate_turns(mine, answers, role, spec, backend, config, advance):
+                    summary.written += store.append(records)
+                    summary.failed += sum(1 for r in records if r.error)
+        later = ("tuned", "judge") if role == "base" else ("judge",)
+        if not any(
+            getattr(config, r) == spec and backend_options(config, r) == options for r in later
+        ):
             release_backend(spec, options)  # free its memory before the next model loads
     summary.seconds = time.perf_counter() - started
     if summary.failed:
         console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")
     return summary
+
+
+def _generate_turns(
+    turns: list[Turn],
+    answers: dict[str, GenerationRecord],
+    role: str,
+    spec: str,
+    backend: Backend,
+    config: RunConfig,
+    advance: Callable[[int], None],
+) -> Iterator[list[GenerationRecord]]:
+    """Generate ``turns`` (all of one turn number) a chunk at a time, yielding records."""
+    chunk = config.batch_size if isinstance(config.batch_size, int) else 64
+    for start in range(0, len(turns), chunk):
+        part = turns[start : start + chunk]
+        pasts = [history(turn, answers) for turn in part]
+        ready = [(t, p) for t, p in zip(part, pasts, strict=True) if not isinstance(p, str)]
+        requests = [build_request(t, backend, config, p) for t, p in ready]
+        results = backend.generate(requests, advance) if requests else []
+        answered = iter(zip(requests, results, strict=True))
+        records: list[GenerationRecord] = []
+        for turn, past in zip(part, pasts, strict=True):
+            if isinstance(past, str):  # an earlier turn failed: nothing to build on
+                advance(1)
+                request = build_request(turn, backend, config)
+                result = GenerationResult("", 0, 0, "error", 0.0, error=past)
+            else:
+                request, result = next(answered)
+            records.append(_record(turn, role, spec, backend, config, request, result, past))
+        yield records
+
+
+def _record(
+    turn: Turn,
+    role: str,
+    spec: str,
+    backend: Backend,
+    config: RunConfig,
+    request: GenerationRequest,
+    result: GenerationResult,
+    past: list[Message] | str,
+) -> GenerationRecord:
+    return GenerationRecord(
+        prompt_id=turn.id,
+        role=role,
+        model=spec,
+        resolved=backend.info.resolved,
+        prompt=turn.question,
+        rendered_prompt=result.rendered_prompt,
+        output=result.text,
+        prompt_tokens=result.prompt_tokens,
+        output_tokens=result.output_tokens,
+        finish_reason=result.finish_reason,
+        seconds=result.seconds,
+        params={
+            "max_new_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "seed": config.seed,
+            "stop": list(request.stop),
+        },
+        category=turn.item.category,
+        error=result.error,
+        device=_detail(backend, "device"),
+        dtype=_detail(backend, "dtype"),
+        turn=turn.number,
+        history=past if past and not isinstance(past, str) else None,
+        reference=turn.reference,
+    )
+
+
+def _detail(backend: Backend, name: str) -> str | None:
+    value = backend.info.details.get(name)
+    return None if value is None else str(value)

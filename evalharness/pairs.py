@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalharness.errors import ConfigError, did_you_mean
-from evalharness.prompts import PROMPTS_DIR, read_jsonl_objects
+from evalharness.errors import ConfigError
+from evalharness.prompts import read_jsonl_objects
+from evalharness.resources import resolve, shipped_dir, shipped_names
 
-PAIRS_DIR: Path = PROMPTS_DIR / "pairs"
+PAIRS_DIR: Path = shipped_dir("pairs")
 
 # canonical key -> accepted alias
 _ALIASES = {
@@ -122,25 +123,10 @@ def load_pairs(path: str | Path, limit: int | None = None) -> list[LabeledPair]:
 
 
 def pair_set_names() -> list[str]:
-    """Return the names of the labeled-pair sets shipped in PAIRS_DIR."""
-    return sorted(p.stem for p in PAIRS_DIR.iterdir() if p.suffix in (".json", ".jsonl"))
+    """Return the names of the shipped labeled-pair sets."""
+    return shipped_names("pairs")
 
 
 def resolve_pairs(name_or_path: str) -> Path:
     """Map a shipped pair-set name ("llmbar_natural") or a file path to a Path."""
-    looks_like_path = (
-        "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".json", ".jsonl"))
-    )
-    if not looks_like_path:
-        for suffix in (".json", ".jsonl"):
-            shipped = PAIRS_DIR / f"{name_or_path}{suffix}"
-            if shipped.is_file():
-                return shipped
-        if not Path(name_or_path).is_file():
-            raise ConfigError(
-                f"unknown pair set {name_or_path!r}" + did_you_mean(name_or_path, pair_set_names())
-            )
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise ConfigError(f"{name_or_path}: pairs file not found")
-    return path
+    return resolve(name_or_path, "pairs")

@@ -7,22 +7,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalharness.errors import ConfigError, did_you_mean
+from evalharness.errors import ConfigError
+from evalharness.resources import resolve, shipped_dir, shipped_names
 
-PROMPTS_DIR: Path = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR: Path = shipped_dir("prompts")
 
-_REQUIRED = ("id", "prompt")
-_OPTIONAL = ("category", "reference")
+_KEYS = ("id", "prompt", "turns", "messages", "category", "reference", "references")
+_ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
 class PromptItem:
-    """One prompt of a prompt set, with an optional category and reference answer."""
+    """One prompt of a prompt set, with an optional category and reference answer.
+
+    A multi-turn conversation has ``turns`` (every user turn, ``prompt`` is the first) and
+    per-turn ``references``; the models answer it turn by turn. ``system`` is the
+    conversation's own system message, if it has one.
+    """
 
     id: str
     prompt: str
     category: str | None = None
     reference: str | None = None
+    turns: tuple[str, ...] = ()
+    references: tuple[str | None, ...] = ()
+    system: str | None = None
+
+    @property
+    def turn_count(self) -> int:
+        """Number of user turns (1 for a single prompt)."""
+        return max(1, len(self.turns))
+
+    def reference_for(self, turn: int) -> str | None:
+        """The reference answer of turn ``turn`` (1-based), if any."""
+        if self.references:
+            return self.references[turn - 1] if turn <= len(self.references) else None
+        return self.reference if turn == 1 else None
 
 
 def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:
@@ -55,18 +75,91 @@ def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str,
     return rows
 
 
+def conversation(value: Any, where: str) -> tuple[tuple[str, ...], str | None]:
+    """User turns and the system message of a ``messages`` list (assistant messages in the
+    data are not used: the models answer every user turn themselves)."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: messages must be a non-empty list of {{role, content}}")
+    turns, system = [], None
+    for n, message in enumerate(value):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in _ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise ConfigError(
+                f"{where}: messages[{n}] must be {{role: system|user|assistant, content: text}}"
+            )
+        if message["role"] == "system":
+            if n:
+                raise ConfigError(f"{where}: messages[{n}]: a system message must come first")
+            system = message["content"]
+        elif message["role"] == "user":
+            turns.append(message["content"])
+    if not turns:
+        raise ConfigError(f"{where}: messages hold no user message")
+    return tuple(turns), system
+
+
+def make_item(
+    where: str,
+    id: str,
+    prompt: Any,
+    category: str | None = None,
+    reference: Any = None,
+) -> PromptItem:
+    """A PromptItem from a prompt (text, list of user turns, or messages) and a reference
+    (text, or one per turn); ConfigError naming ``where`` for anything else."""
+    system = None
+    if isinstance(prompt, str):
+        turns: tuple[str, ...] = (prompt,)
+    elif isinstance(prompt, list) and prompt and all(isinstance(t, dict) for t in prompt):
+        turns, system = conversation(prompt, where)
+    elif isinstance(prompt, list | tuple) and prompt and all(isinstance(t, str) for t in prompt):
+        turns = tuple(prompt)
+    else:
+        raise ConfigError(
+            f"{where}: the prompt must be text, a list of user turns or a list of messages, "
+            f"got {type(prompt).__name__}"
+        )
+    if any(not t.strip() for t in turns):
+        raise ConfigError(f"{where}: empty prompt for id {id!r}")
+    references: tuple[str | None, ...] = ()
+    if isinstance(reference, list | tuple):
+        if not all(r is None or isinstance(r, str) for r in reference):
+            raise ConfigError(f"{where}: references must be strings")
+        references = tuple(reference)
+        reference = references[0] if references else None
+    elif reference is not None and not isinstance(reference, str):
+        raise ConfigError(
+            f"{where}: field 'reference' must be a string, got {type(reference).__name__}"
+        )
+    return PromptItem(
+        id=id,
+        prompt=turns[0],
+        category=category,
+        reference=reference,
+        turns=turns if len(turns) > 1 else (),
+        references=references if len(turns) > 1 else (),
+        system=system,
+    )
+
+
 def _prompt_item(obj: dict[str, Any], where: str) -> PromptItem:
-    """Validate one row of a prompt set and build its PromptItem."""
+    """Validate one row of a JSONL prompt set and build its PromptItem."""
     for key in obj:
-        if key not in _REQUIRED and key not in _OPTIONAL:
-            allowed = ", ".join(_REQUIRED + _OPTIONAL)
-            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {allowed})")
-    for key in _REQUIRED:
-        if key not in obj:
-            raise ConfigError(f"{where}: missing field {key!r}")
-    for key in _REQUIRED + _OPTIONAL:
+        if key not in _KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+    if "id" not in obj:
+        raise ConfigError(f"{where}: missing field 'id'")
+    given = [k for k in ("prompt", "turns", "messages") if k in obj]
+    if not given:
+        raise ConfigError(f"{where}: missing field 'prompt'")
+    if len(given) > 1:
+        raise ConfigError(f"{where}: give one of prompt, turns and messages, not {given}")
+    for key in ("id", "category") if "prompt" not in obj else ("id", "prompt", "category"):
         value = obj.get(key)
-        if key in _OPTIONAL and value is None:
+        if key == "category" and value is None:
             continue
         if not isinstance(value, str):
             raise ConfigError(
@@ -74,13 +167,20 @@ def _prompt_item(obj: dict[str, Any], where: str) -> PromptItem:
             )
     if not obj["id"].strip():
         raise ConfigError(f"{where}: empty id")
-    if not obj["prompt"].strip():
-        raise ConfigError(f"{where}: empty prompt for id {obj['id']!r}")
-    return PromptItem(
-        id=obj["id"],
-        prompt=obj["prompt"],
-        category=obj.get("category"),
-        reference=obj.get("reference"),
+    if "turns" in obj and (
+        not isinstance(obj["turns"], list)
+        or not obj["turns"]
+        or not all(isinstance(t, str) for t in obj["turns"])
+    ):
+        raise ConfigError(f"{where}: turns must be a non-empty list of strings")
+    if "reference" in obj and "references" in obj:
+        raise ConfigError(f"{where}: give reference or references, not both")
+    return make_item(
+        where,
+        obj["id"],
+        obj[given[0]],
+        obj.get("category"),
+        obj["references"] if "references" in obj else obj.get("reference"),
     )
 
 
@@ -101,8 +201,21 @@ def load_prompts(path: str | Path) -> list[PromptItem]:
 
 
 def prompt_set_names() -> list[str]:
-    """Return the names of the prompt sets shipped in PROMPTS_DIR."""
-    return sorted(p.stem for p in PROMPTS_DIR.glob("*.jsonl"))
+    """Return the names of the shipped prompt sets."""
+    return shipped_names("prompts")
+
+
+def load_prompt_set(source: str, prompt_field: str | None = None) -> list[PromptItem]:
+    """Load a prompt set from any source: a shipped name, a JSONL, CSV or Parquet file, a
+    saved ``datasets`` folder, or ``hf:NAME[:CONFIG]:SPLIT`` (see prompt_sources).
+
+    A JSONL file follows the prompt-set schema unless ``prompt_field`` names its prompt column.
+    """
+    from evalharness import prompt_sources
+
+    if prompt_sources.is_external(source, prompt_field):
+        return prompt_sources.load(source, prompt_field)
+    return load_prompts(resolve_prompt_set(source))
 
 
 def resolve_prompt_set(name_or_path: str) -> Path:
@@ -110,14 +223,4 @@ def resolve_prompt_set(name_or_path: str) -> Path:
 
     Raises ConfigError for a path that does not exist or an unknown name.
     """
-    shipped = PROMPTS_DIR / f"{name_or_path}.jsonl"
-    if "/" not in name_or_path and "\\" not in name_or_path and shipped.is_file():
-        return shipped
-    candidate = Path(name_or_path)
-    if candidate.is_file():
-        return candidate
-    if candidate.suffix or "/" in name_or_path or "\\" in name_or_path:
-        raise ConfigError(f"{name_or_path}: prompt set file not found")
-    raise ConfigError(
-        f"unknown prompt set {name_or_path!r}" + did_you_mean(name_or_path, prompt_set_names())
-    )
+    return resolve(name_or_path, "prompts")

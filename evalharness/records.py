@@ -58,6 +58,11 @@ class GenerationRecord(Record):
     params: dict[str, Any] = field(default_factory=dict)
     category: str | None = None
     error: str | None = None
+    device: str | None = None  # where a local model ran ("cpu", "cuda:0"); None for servers
+    dtype: str | None = None  # its precision ("float32", "bfloat16"); None for servers
+    turn: int = 1  # the user turn answered (multi-turn prompts; prompt_id "<id>/turn-k")
+    history: list[dict[str, str]] | None = None  # earlier turns: user and this model's answers
+    reference: str | None = None  # this turn's reference answer, if the prompt set has one
     schema_version: int = SCHEMA_VERSION
 
 
@@ -86,6 +91,8 @@ class PointwiseRecord(Record):
     raw_text: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    device: str | None = None  # where a local judge ran; None for servers
+    dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
 
@@ -116,6 +123,8 @@ class PairwiseRecord(Record):
     raw_text: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    device: str | None = None  # where a local judge ran; None for servers
+    dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
 

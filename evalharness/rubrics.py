@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from evalharness.errors import ConfigError, did_you_mean
+from evalharness.resources import looks_like_path, resolve, shipped_dir, shipped_names
 
-RUBRICS_DIR: Path = Path(__file__).resolve().parents[1] / "rubrics"
+RUBRICS_DIR: Path = shipped_dir("rubrics")
 
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 _TOP_KEYS = ("id", "version", "description", "criteria")
@@ -301,7 +302,13 @@ def _check(path: Path) -> tuple[list[str], Any]:
 
 
 def check_rubric(path: str | Path) -> list[str]:
-    """Return every problem in a rubric file, each naming file, line and field; [] if valid."""
+    """Return every problem in a rubric file (or a shipped rubric, by name), each naming file,
+    line and field; [] if valid."""
+    if isinstance(path, str) and not Path(path).exists() and not looks_like_path(path, "rubrics"):
+        try:
+            path = resolve_rubric(path)
+        except ConfigError as exc:
+            return [str(exc)]
     problems, _ = _check(Path(path))
     return problems
 
@@ -310,27 +317,13 @@ def check_rubric(path: str | Path) -> list[str]:
 
 
 def rubric_names() -> list[str]:
-    """Return the names of the rubrics shipped in RUBRICS_DIR."""
-    return sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
+    """Return the names of the shipped rubrics."""
+    return shipped_names("rubrics")
 
 
 def resolve_rubric(name_or_path: str) -> Path:
     """Map a shipped rubric name ("helpfulness") or a file path to a Path."""
-    looks_like_path = (
-        "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".yaml", ".yml"))
-    )
-    if not looks_like_path:
-        shipped = RUBRICS_DIR / f"{name_or_path}.yaml"
-        if shipped.is_file():
-            return shipped
-        if not Path(name_or_path).is_file():
-            raise ConfigError(
-                f"unknown rubric {name_or_path!r}" + did_you_mean(name_or_path, rubric_names())
-            )
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise ConfigError(f"{name_or_path}: rubric file not found")
-    return path
+    return resolve(name_or_path, "rubrics")
 
 
 def load_rubric(name_or_path: str) -> Rubric:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalharness.errors import ConfigError, did_you_mean
-from evalharness.rubrics import RUBRICS_DIR, duplicate_keys, read_yaml, yaml_line
+from evalharness.errors import ConfigError
+from evalharness.resources import resolve, shipped_dir, shipped_names
+from evalharness.rubrics import duplicate_keys, read_yaml, yaml_line
 
-TEMPLATES_DIR: Path = RUBRICS_DIR / "templates"
+TEMPLATES_DIR: Path = shipped_dir("templates")
 
 _KEYS = ("id", "version", "system", "user", "answer_prefix", "choices")
 _TEXT_KEYS = ("system", "user")
@@ -94,27 +95,13 @@ def check_template(template: PromptTemplate, provided: set[str]) -> None:
 
 
 def template_names() -> list[str]:
-    """Return the names of the templates shipped in TEMPLATES_DIR."""
-    return sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml"))
+    """Return the names of the shipped templates."""
+    return shipped_names("templates")
 
 
 def resolve_template(name_or_path: str) -> Path:
     """Map a shipped template name ("pointwise") or a file path to a Path."""
-    looks_like_path = (
-        "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".yaml", ".yml"))
-    )
-    if not looks_like_path:
-        shipped = TEMPLATES_DIR / f"{name_or_path}.yaml"
-        if shipped.is_file():
-            return shipped
-        if not Path(name_or_path).is_file():
-            raise ConfigError(
-                f"unknown template {name_or_path!r}" + did_you_mean(name_or_path, template_names())
-            )
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise ConfigError(f"{name_or_path}: template file not found")
-    return path
+    return resolve(name_or_path, "templates")
 
 
 def _validate(data: Any, path: Path, root: Any) -> None:

@@ -62,7 +62,10 @@ def test_row_not_an_object(tmp_path):
         ({"id": "a", "prompt": "p", "reference": {}}, r":1: field 'reference' must be a string"),
         ({"id": "a", "prompt": "  \n "}, r":1: empty prompt for id 'a'"),
         ({"id": " ", "prompt": "p"}, r":1: empty id"),
-        ({"id": "a", "prompt": "p", "turns": []}, r":1: unknown key 'turns'"),
+        ({"id": "a", "prompt": "p", "turns": ["q"]}, r":1: give one of prompt, turns and"),
+        ({"id": "a", "turns": []}, r":1: turns must be a non-empty list of strings"),
+        ({"id": "a", "prompt": "p", "extra": 1}, r":1: unknown key 'extra'"),
+        ({"id": "a", "messages": [{"role": "bot", "content": "x"}]}, r"messages\[0\] must be"),
     ],
 )
 def test_row_errors_name_line_and_field(tmp_path, fields, message):

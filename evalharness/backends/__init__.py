@@ -15,7 +15,7 @@ from evalharness.specs import ModelSpec, parse_spec
 class BackendOptions:
     """Options for loading any backend; each backend reads the ones it knows."""
 
-    batch_size: int = 8
+    batch_size: int | str = 8  # or "auto" (local models: back off on out-of-memory)
     prefix_cache: bool = True
     trust_remote_code: bool = False
     threads: int | None = None
@@ -26,6 +26,8 @@ class BackendOptions:
     chat: bool | None = None
     quantize: str | None = None
     server_extra: tuple[tuple[str, str], ...] = ()  # (field, JSON value): see freeze_extra
+    device: str = "auto"  # local models: auto | cpu | cuda | cuda:N | mps (backends.devices)
+    dtype: str = "auto"  # local models: auto | float32 | bfloat16 | float16
 
 
 def freeze_extra(extra: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
@@ -61,7 +63,7 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             extra_body={k: json.loads(v) for k, v in options.server_extra},
         )
     else:
-        from evalharness.backends.hf import load_hf_backend
+        from evalharness.backends.hf_load import load_hf_backend
 
         backend = load_hf_backend(
             spec,
@@ -70,6 +72,8 @@ def load_backend(spec: ModelSpec | str, options: BackendOptions | None = None) -
             trust_remote_code=options.trust_remote_code,
             threads=options.threads,
             quantize=options.quantize,
+            device=options.device,
+            dtype=options.dtype,
         )
     _LOADED[key] = backend
     return backend

@@ -19,70 +19,11 @@ from evalharness.backends.base import (
     Message,
     Progress,
 )
+from evalharness.backends.devices import free_accelerator_memory, input_device, is_out_of_memory
 from evalharness.errors import ModelError
-from evalharness.modelstore import checkpoint_dir
-from evalharness.specs import ModelSpec
 
-
-def load_hf_backend(
-    spec: ModelSpec,
-    *,
-    batch_size: int = 8,
-    prefix_cache: bool = True,
-    trust_remote_code: bool = False,
-    threads: int | None = None,
-    quantize: str | None = None,
-) -> HFBackend:
-    """Load a builtin, gguf or hf spec with transformers (fp32, CPU; ``quantize="int8"``: opt-in
-    dynamic int8 quantization of the Linear layers, faster, with a measured accuracy cost)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the harness shows its own progress
-    if threads:
-        torch.set_num_threads(threads)
-    source, resolved, local = checkpoint_dir(spec)
-    started = time.perf_counter()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            source, local_files_only=local, trust_remote_code=trust_remote_code
-        )
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch.float32, local_files_only=local, trust_remote_code=trust_remote_code
-        )
-    except OSError as exc:
-        raise ModelError(f"could not load {spec.raw!r} from {source}: {exc}") from exc
-    except ValueError as exc:
-        raise ModelError(f"could not load {spec.raw!r}: {exc}") from exc
-    if quantize == "int8":
-        model = quantize_int8(model)
-    elif quantize not in (None, "none"):
-        raise ModelError(f"unknown quantization {quantize!r} (valid: none, int8)")
-    load_seconds = time.perf_counter() - started
-    tokenizer.padding_side = "left"
-    info = BackendInfo(
-        spec=spec.raw,
-        resolved=resolved,
-        has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
-        details={
-            "source": source,
-            "load_seconds": round(load_seconds, 2),
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "architecture": type(model).__name__,
-            "quantize": quantize or "none",
-        },
-    )
-    return HFBackend(model, tokenizer, info, batch_size=batch_size, prefix_cache=prefix_cache)
-
-
-def quantize_int8(model: Any) -> Any:
-    """Dynamic int8 quantization of every Linear layer (weights int8, activations per batch)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization warns that it is deprecated
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
+AUTO_BATCH_START = 64
+"""The first generation batch size tried by ``batch_size="auto"`` on an accelerator."""
 
 Distribution = tuple[torch.Tensor, dict[int, torch.Tensor], float]
 """Next-token probabilities, the probabilities after each lead token, and seconds spent."""
@@ -96,6 +37,12 @@ class HFBackend(Backend):
     scored on several criteria) once per group, and each request then adds only its suffix,
     with logits kept at the last position only. ``prefix_cache=False`` is the naive path
     (one full prompt per judgment, logits at every position), kept to check the fast path.
+
+    Every tensor the backend makes is created on the model's input device, and the cached
+    prefixes (and their per-branch copies) stay there. ``batch_size="auto"`` starts from
+    :data:`AUTO_BATCH_START` on an accelerator (8 on the CPU, where memory errors do not
+    come back as exceptions) and halves the batch on every out-of-memory error; the size
+    that worked is kept for later batches and recorded in ``info.details["batch_size_used"]``.
     """
 
     def __init__(
@@ -104,13 +51,21 @@ class HFBackend(Backend):
         tokenizer: Any,
         info: BackendInfo,
         *,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         prefix_cache: bool = True,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.info = info
-        self.batch_size = batch_size
+        self.device = input_device(model)
+        self.auto_batch = batch_size == "auto"
+        if self.auto_batch:
+            batch_size = AUTO_BATCH_START if self.device.type != "cpu" else 8
+        elif not isinstance(batch_size, int) or batch_size < 1:
+            raise ModelError(f"batch size must be a positive integer or 'auto', not {batch_size!r}")
+        self.batch_size: int = int(batch_size)
+        self.info.details["batch_size"] = "auto" if self.auto_batch else self.batch_size
+        self.info.details["batch_size_used"] = self.batch_size
         self.prefix_cache = prefix_cache
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -159,25 +114,47 @@ class HFBackend(Backend):
             groups.setdefault(params, []).append(item)
         for items in groups.values():
             items.sort(key=lambda item: len(item[2]))
-            for start in range(0, len(items), self.batch_size):
+            start = 0
+            while start < len(items):
                 batch = items[start : start + self.batch_size]
-                for (index, _, _), result in zip(
-                    batch, self._generate_batch(batch, requests[batch[0][0]]), strict=True
-                ):
+                try:
+                    generated = self._generate_batch(batch, requests[batch[0][0]])
+                except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled
+                    if not is_out_of_memory(exc):
+                        raise
+                    self._back_off(exc)
+                    continue
+                for (index, _, _), result in zip(batch, generated, strict=True):
                     results[index] = result
+                start += len(batch)
                 if progress:
                     progress(len(batch))
         return [r for r in results if r is not None]
+
+    def _back_off(self, exc: BaseException) -> None:
+        """Halve the batch after an out-of-memory error (auto batch size), else explain."""
+        free_accelerator_memory()
+        if not self.auto_batch:
+            raise ModelError(
+                f"{self.info.spec}: out of memory on {self.device} at batch size "
+                f"{self.batch_size}: pass a smaller --batch-size or --batch-size auto"
+            ) from exc
+        if self.batch_size == 1:
+            raise ModelError(
+                f"{self.info.spec}: out of memory on {self.device} even at batch size 1"
+            ) from exc
+        self.batch_size = max(1, self.batch_size // 2)
+        self.info.details["batch_size_used"] = self.batch_size
 
     def _generate_batch(
         self, batch: list[tuple[int, str, list[int]]], req: GenerationRequest
     ) -> list[GenerationResult]:
         pad = self.tokenizer.pad_token_id
         width = max(len(ids) for _, _, ids in batch)
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long, device=self.device)
+        mask = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
         for row, (_, _, ids) in enumerate(batch):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, device=self.device)
             mask[row, width - len(ids) :] = 1
         kwargs: dict[str, Any] = {
             "max_new_tokens": req.max_new_tokens,
@@ -288,9 +265,9 @@ class HFBackend(Backend):
         self.stats["forward_calls"] += 1
         self.stats["tokens_computed"] += len(ids)
         out = self.model(
-            input_ids=torch.tensor([ids]),
-            attention_mask=torch.ones((1, total), dtype=torch.long),
-            position_ids=torch.arange(start, total).unsqueeze(0),
+            input_ids=torch.tensor([ids], device=self.device),
+            attention_mask=torch.ones((1, total), dtype=torch.long, device=self.device),
+            position_ids=torch.arange(start, total, device=self.device).unsqueeze(0),
             cache=cache,
             use_cache=True,
             logits_to_keep=keep,
@@ -305,8 +282,9 @@ class HFBackend(Backend):
         def last(ids: list[int]) -> torch.Tensor:
             self.stats["forward_calls"] += 1
             self.stats["tokens_computed"] += len(ids)
-            logits = self.model(input_ids=torch.tensor([ids]), use_cache=False).logits
-            return torch.softmax(logits[0, -1].float(), dim=-1)
+            input_ids = torch.tensor([ids], device=self.device)
+            logits = self.model(input_ids=input_ids, use_cache=False).logits
+            return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
 
         out = []
         with torch.inference_mode():
@@ -369,12 +347,12 @@ class HFBackend(Backend):
                     # the forward pass extends the cache in place: each branch gets a copy
                     branch = copy.deepcopy(cache)
                     logits, branch = self._forward(ids[group_len:], branch, group_len, 1)
-                    first = torch.softmax(logits[0, -1].float(), dim=-1)
+                    first = torch.softmax(logits[0, -1].float(), dim=-1).cpu()
                     after = {}
                     for n, tok in enumerate(leads[index]):
                         step = branch if n == len(leads[index]) - 1 else copy.deepcopy(branch)
                         logits, _ = self._forward([tok], step, len(ids), 1)
-                        after[tok] = torch.softmax(logits[0, -1].float(), dim=-1)
+                        after[tok] = torch.softmax(logits[0, -1].float(), dim=-1).cpu()
                     spent = time.perf_counter() - started
                     share = (group_seconds + root_seconds / len(groups)) / len(members)
                     out[index] = (first, after, spent + share)

@@ -101,6 +101,9 @@ class Judge:
         self.mode = mode
         self.low_mass = low_mass
         self.spec = backend.info.spec
+        details = backend.info.details
+        self.device = None if details.get("device") is None else str(details["device"])
+        self.dtype = None if details.get("dtype") is None else str(details["dtype"])
 
     def _rubric_values(self) -> dict[str, str]:
         return {
@@ -227,6 +230,8 @@ class Judge:
                     raw_text=result.text,
                     error=result.error,
                     seconds=result.seconds,
+                    device=self.device,
+                    dtype=self.dtype,
                 )
             )
         return records
@@ -264,6 +269,8 @@ class Judge:
                     raw_text=result.text,
                     error=result.error,
                     seconds=result.seconds,
+                    device=self.device,
+                    dtype=self.dtype,
                 )
             )
         return records

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
+from evalharness.conversation import judged_instruction, pair_view
 from evalharness.errors import ConfigError
-from evalharness.generate import StageSummary, backend_options
+from evalharness.generate import StageSummary, backend_options, precision
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.progress import console, progress_bar
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
@@ -29,7 +30,7 @@ def make_judge(config: RunConfig) -> Judge:
     rubric = load_rubric(config.rubric)
     pointwise = load_template(config.pointwise_template)
     pairwise = load_template(config.pairwise_template)
-    backend = load_backend(config.judge, backend_options(config))
+    backend = load_backend(config.judge, backend_options(config, "judge"))
     return Judge(
         backend, rubric, pointwise, pairwise, mode=config.judge_mode, low_mass=config.low_mass
     )
@@ -75,6 +76,31 @@ def judge_in_chunks(
             summary.failed += sum(1 for r in records if getattr(r, "error", None))
 
 
+def check_judge_setup(store: RunStore, config: RunConfig, done: set[Any]) -> dict[str, Any]:
+    """The judge's resolved ``device type/dtype`` and whether it sees reference answers;
+    refuses to add judgments made otherwise to those already on disk (they would mix
+    numbers that differ)."""
+    setup = {
+        "precision": precision(config, "judge"),
+        "reference_guided": config.reference_guided,
+    }
+    old = store.read_manifest().get("judge", {})
+    if old.get("spec") != config.judge or not any(key[2] == config.judge for key in done):
+        return setup
+    if old.get("precision", setup["precision"]) != setup["precision"]:
+        raise ConfigError(
+            f"{store.dir} holds judgments by {config.judge} in {old['precision']}, not "
+            f"{setup['precision']}: pass the same --device/--dtype, or use another --run-dir"
+        )
+    if bool(old.get("reference_guided", False)) != config.reference_guided:
+        raise ConfigError(
+            f"{store.dir} holds judgments by {config.judge} made "
+            f"{'with' if old.get('reference_guided') else 'without'} reference answers: "
+            "pass the same --reference-guided setting, or use another --run-dir"
+        )
+    return setup
+
+
 def self_judging(config: RunConfig) -> list[str]:
     """Roles whose model is also the judge (a self-preference risk)."""
     return [
@@ -97,6 +123,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
     point_done = store.keys(PointwiseRecord)
     pair_done = store.keys(PairwiseRecord)
     summary.done_before = len(point_done) + len(pair_done)
+    setup = check_judge_setup(store, config, point_done | pair_done)
 
     point_items: list[PointwiseItem] = []
     pair_items: list[PairItem] = []
@@ -106,21 +133,13 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
                 (prompt_id, role, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
             }
             if record.error is None and not keys <= point_done:
-                point_items.append(PointwiseItem(prompt_id, role, record.prompt, record.output))
+                instruction = judged_instruction(record, config.reference_guided)
+                point_items.append(PointwiseItem(prompt_id, role, instruction, record.output))
         if {"base", "tuned"} <= roles.keys() and not any(r.error for r in roles.values()):
             keys = {(prompt_id, MAIN_COMPARISON, judge_spec, rubric.key, pair_t, o) for o in ORDERS}
             if not keys <= pair_done:
-                pair_items.append(
-                    PairItem(
-                        prompt_id,
-                        MAIN_COMPARISON,
-                        "tuned",
-                        "base",
-                        roles["tuned"].prompt,
-                        roles["tuned"].output,
-                        roles["base"].output,
-                    )
-                )
+                view = pair_view(roles["tuned"], roles["base"], config.reference_guided)
+                pair_items.append(PairItem(prompt_id, MAIN_COMPARISON, "tuned", "base", *view))
     selfish = self_judging(config)
     store.update_manifest(
         judge={
@@ -130,6 +149,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
             "pairwise_template": config.pairwise_template,
             "mode": config.judge_mode,
             "judges_itself": selfish,
+            **setup,
         }
     )
     if selfish:

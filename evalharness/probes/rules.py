@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from evalharness.errors import ConfigError
+from evalharness.resources import shipped_dir
 
-PACKAGE_RULES_DIR = Path(__file__).resolve().parent / "rule_files"
+PACKAGE_RULES_DIR = shipped_dir("rules")
 LENGTH_FILE = "length.yaml"
 CONFIDENCE_FILE = "confidence.yaml"
 

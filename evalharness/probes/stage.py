@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
+from evalharness.conversation import judged_instruction
 from evalharness.errors import ConfigError
 from evalharness.generate import StageSummary, backend_options
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.judge.stage import (
+    check_judge_setup,
     generations_by_prompt,
     judge_in_chunks,
     make_judge,
@@ -56,7 +58,7 @@ def _model_variants(
 
     assert config.rewriter is not None
     rewriter = ModelRewriter(
-        load_backend(config.rewriter, backend_options(config)), seed=config.seed
+        load_backend(config.rewriter, backend_options(config, "rewriter")), seed=config.seed
     )
     made = rewriter.make_variants([(f"{g.prompt_id}/{g.role}", g.prompt, g.output) for g in gens])
     return list(zip(gens, made, strict=True))
@@ -108,6 +110,8 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
     generations = generations_by_prompt(store)
     if not generations:
         raise ConfigError(f"{store.dir}: no generations to probe: run `evalharness generate`")
+    # no judgments in another precision (or reference setting) next to those on disk
+    check_judge_setup(store, config, store.keys(PointwiseRecord) | store.keys(PairwiseRecord))
     judges: list[Judge] = []
 
     def judge_now() -> Judge:
@@ -140,11 +144,20 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
             (prompt_id, subject, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
         }
         if not keys <= point_done:
-            point_items.append(PointwiseItem(prompt_id, subject, gen.prompt, probe.text))
+            instruction = judged_instruction(gen, config.reference_guided)
+            point_items.append(PointwiseItem(prompt_id, subject, instruction, probe.text))
         name = comparison_name(f"{kind}:{role}")
         if pair_missing(prompt_id, name):
             pair_items.append(
-                PairItem(prompt_id, name, subject, role, gen.prompt, probe.text, gen.output)
+                PairItem(
+                    prompt_id,
+                    name,
+                    subject,
+                    role,
+                    judged_instruction(gen, config.reference_guided),
+                    probe.text,
+                    gen.output,
+                )
             )
     for (prompt_id, role), gen in sorted(
         ((k[0], k[1]), generations[k[0]][k[1]]) for k in probes if k[2] == CONFIDENCE_PAIR[0]
@@ -161,7 +174,7 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                     name,
                     f"{role}/assertive",
                     f"{role}/hedged",
-                    gen.prompt,
+                    judged_instruction(gen, config.reference_guided),
                     assertive.text,
                     hedged.text,
                 )
