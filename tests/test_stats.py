@@ -405,3 +405,12 @@ def test_length_difference_far_from_zero_is_dropped_not_singular():
     assert "barely varies" in res.length.dropped["length"]
     assert any("length could not be estimated" in w for w in res.warnings)
     assert not any("singular" in w for w in res.warnings)
+
+
+def test_turns_of_a_conversation_are_one_resampling_unit():
+    from evalharness.analysis.bias_section import unit
+
+    assert unit("mt81/turn-2") == unit("mt81/turn-1") == unit("mt81") == "mt81"
+    assert unit("plain/id") == "plain/id"
+    est = win_rate([0.9, 0.9, 0.1, 0.1], clusters=["a", "a", "b", "b"], n_resamples=50)
+    assert est.n == 2

@@ -25,6 +25,11 @@ Scores = dict[tuple[str, str], dict[str, float]]
 Pairs = dict[str, dict[str, tuple[float, float]]]
 
 
+def unit(prompt_id: str) -> str:
+    """The resampling unit of a prompt id: the conversation (``<id>/turn-k`` -> ``<id>``)."""
+    return prompt_id.split("/turn-", 1)[0]
+
+
 def boot(config: RunConfig) -> dict[str, Any]:
     """The seed, resample count and confidence of every interval of a run."""
     return {"seed": config.seed, "n_resamples": config.bootstrap, "confidence": config.confidence}
@@ -46,7 +51,7 @@ def _shift_diffs(scores: Scores, criterion: str, before: str, after: str) -> Dif
         a = scores.get((f"{role}{after}", criterion), {})
         for prompt_id in sorted(b.keys() & a.keys()):
             diffs.append(a[prompt_id] - b[prompt_id])
-            clusters.append(prompt_id)
+            clusters.append(unit(prompt_id))
     return diffs, clusters
 
 
@@ -70,7 +75,8 @@ def _rate(
 ) -> Estimate:
     first, second, clusters, _ = _rate_items(pairs_by_comparison, prefix)
     net = net_preferences(first, second)
-    return bootstrap_mean(net, where="preference_rate", clusters=clusters, note="", **boot(config))
+    units = [unit(c) for c in clusters]
+    return bootstrap_mean(net, where="preference_rate", clusters=units, note="", **boot(config))
 
 
 def bias_section(
@@ -137,7 +143,7 @@ def _cbr_adjusted(
         h = tokens.get((prompt_id, role, "hedged"), 0)
         gaps.append(float(a - h))
     net = net_preferences(first, second)
-    return length_adjusted_rate(net, gaps, clusters, **boot(config))
+    return length_adjusted_rate(net, gaps, [unit(c) for c in clusters], **boot(config))
 
 
 def _length_gap(probes: list[ProbeRecord]) -> dict[str, Any] | None:

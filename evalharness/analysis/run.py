@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from evalharness.analysis.bias import position_stats, score_shift
-from evalharness.analysis.bias_section import bias_section
+from evalharness.analysis.bias_section import bias_section, unit
 from evalharness.analysis.bias_section import boot as _boot
 from evalharness.analysis.intervals import wilson
 from evalharness.analysis.readings import (
@@ -55,12 +55,13 @@ def paired_orders(records: Iterable[PairwiseRecord]) -> dict[str, dict[str, tupl
 def _position(
     pairs: dict[str, tuple[float, float]], config: RunConfig, clusters: list[str] | None = None
 ) -> dict[str, Any] | None:
-    """Position statistics; ``clusters`` are the prompt ids (default: the keys)."""
+    """Position statistics; ``clusters`` are the prompt ids (default: the keys), resampled by
+    conversation."""
     if not pairs:
         return None
     first = [p[0] for p in pairs.values()]  # X in slot A: P(A) = p_x
     second = [1 - p[1] for p in pairs.values()]  # X in slot B: P(A) = 1 - p_x
-    ids = clusters if clusters is not None else list(pairs)
+    ids = [unit(k) for k in (clusters if clusters is not None else list(pairs))]
     return position_stats(first, second, clusters=ids, **_boot(config)).to_dict()
 
 
@@ -91,7 +92,9 @@ def _headline(
     undecided = [i for i, a, b in zip(ids, p1, p2, strict=True) if a == 0.5 or b == 0.5]
     result: dict[str, Any] = {
         "n": len(ids),
-        "win_rate": win_rate(p_tuned, config.tie_band, **_boot(config)).to_dict(),
+        "win_rate": win_rate(
+            p_tuned, config.tie_band, clusters=[unit(i) for i in ids], **_boot(config)
+        ).to_dict(),
         "outcomes": {k: outcomes.count(k) for k in ("win", "tie", "loss")},
         "outcome_shares": {
             k: wilson(outcomes.count(k), len(ids), config.confidence).to_dict()
@@ -188,7 +191,7 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
     for c in criteria:
         base, tuned = scores.get(("base", c), {}), scores.get(("tuned", c), {})
         common = sorted(base.keys() & tuned.keys())
-        clusters = common
+        clusters = [unit(k) for k in common]
         per_criterion[c] = {
             "base": mean_ci([base[k] for k in common], **_boot(config)).to_dict(),
             "tuned": mean_ci([tuned[k] for k in common], **_boot(config)).to_dict(),

@@ -118,17 +118,19 @@ def win_rate(
     seed: int = 0,
     n_resamples: int = 2000,
     confidence: float = 0.95,
+    clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Share of prompts the tuned model wins, a tie counting one half, with a bootstrap CI.
 
-    When every prompt has the same outcome the interval is degenerate (``[v, v]``).
+    When every prompt has the same outcome the interval is degenerate (``[v, v]``);
+    ``clusters`` (e.g. conversation ids) are resampled whole.
     """
     where = "win_rate"
     _check_tie_band(where, tie_band)
     check_settings(where, n_resamples, confidence)
     p = as_probabilities(p_tuned, "p_tuned", where)
     scores = np.array([_OUTCOME_SCORE[outcome(float(v), tie_band)] for v in p], dtype=float)
-    return bootstrap_mean(scores, seed, n_resamples, confidence, where=where)
+    return bootstrap_mean(scores, seed, n_resamples, confidence, where=where, clusters=clusters)
 
 
 # --------------------------------------------------------------------------- agreement
