@@ -247,3 +247,39 @@ def test_length_controlled_win_rate_removes_length_penalty(
     length = controlled["coefficients"]["length"]
     assert length["value"] > 0 and length["low"] > 0
     assert any("length-controlled win rate" in w for w in analysis["warnings"])
+
+
+def test_bootstrap_and_confidence_settings_reach_every_interval(
+    run_pipeline: Callable[..., Run],
+) -> None:
+    """Re-analysing at 50% confidence narrows every interval, Wilson and bootstrap alike."""
+    from evalharness.analysis.run import analyze
+    from evalharness.config import RunConfig
+    from evalharness.runstore import RunStore
+
+    judge = "fake:j?length=0.8&hard=1"
+    run_dir, wide = run_pipeline(judge)
+    config = RunConfig(
+        base=BASE, tuned=TUNED_LONG, judge=judge, prompts=str(PROMPTS), bootstrap=60,
+        confidence=0.5,
+    )  # fmt: skip
+    narrow = analyze(RunStore(run_dir), config)
+    assert narrow["run"]["confidence"] == 0.5 and narrow["run"]["bootstrap"] == 60
+    assert wide["run"]["confidence"] == 0.95 and wide["run"]["bootstrap"] == 200
+
+    def estimates(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+        if isinstance(node, dict):
+            if {"value", "low", "high"} <= node.keys():
+                yield path, node
+            for key, value in node.items():
+                yield from estimates(value, f"{path}/{key}")
+
+    pairs = dict(estimates(narrow))
+    checked = 0
+    for path, est in estimates(wide):
+        other = pairs[path]
+        if est["low"] is None or est["high"] - est["low"] < 1e-9:
+            continue
+        assert other["high"] - other["low"] < est["high"] - est["low"], path
+        checked += 1
+    assert checked > 30

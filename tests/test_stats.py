@@ -414,3 +414,12 @@ def test_turns_of_a_conversation_are_one_resampling_unit():
     assert unit("plain/id") == "plain/id"
     est = win_rate([0.9, 0.9, 0.1, 0.1], clusters=["a", "a", "b", "b"], n_resamples=50)
     assert est.n == 2
+
+
+def test_intercept_only_model_never_differs_from_raw():
+    rng = np.random.default_rng(13)
+    p = rng.uniform(0.2, 0.9, 30)
+    res = controlled_win_rate(p, np.full(30, 50.0), np.full(30, 20.0), n_resamples=100)
+    assert res.length.difference.value == 0.0 and res.length.p_value == 1.0
+    assert res.length_controlled.value == pytest.approx(res.raw.value)
+    assert not any("differs from the raw" in w for w in res.warnings)

@@ -259,6 +259,8 @@ def _controlled(
     b = len(idx)
     rates = _sigmoid(boot[good, 0])
     diffs = rates - yb[good].mean(axis=1)
+    if not names:  # intercept only: sigmoid(b0) is the mean, the difference is 0 by definition
+        diffs = np.zeros_like(diffs)
     notes = [extra, f"{failed} of {b} bootstrap refits failed and were left out" if failed else ""]
     if failed > MAX_FAILED_SHARE * b:
         why = (
@@ -272,9 +274,10 @@ def _controlled(
     low, high = percentile_interval(rates, confidence)
     rate = Estimate(value, min(low, value), max(high, value), n, join_notes(*notes))
     dlow, dhigh = percentile_interval(diffs, confidence)
-    d_value = value - raw_value
+    d_value = value - raw_value if names else 0.0
     diff = Estimate(d_value, min(dlow, d_value), max(dhigh, d_value), n, "paired bootstrap")
-    return ControlledRate(rate, diff, bootstrap_p(diffs), dropped, extra, coefs), messages
+    p_value = bootstrap_p(diffs) if names else 1.0
+    return ControlledRate(rate, diff, p_value, dropped, extra, coefs), messages
 
 
 def controlled_win_rate(
