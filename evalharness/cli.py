@@ -214,6 +214,9 @@ from evalharness.report.commands import compare_command, report_command  # noqa:
 
 cli.add_command(report_command)
 cli.add_command(compare_command)
+from evalharness.view.commands import register as register_view_commands  # noqa: E402
+
+register_view_commands(cli)
 
 
 def main() -> None:

@@ -177,6 +177,8 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         figure(plots.get("position")),
         _bias(analysis, plots),
         _examples(analysis),
+        '<p id="view-link">Every prompt, with both answers, the judge\'s probabilities and its '
+        'order flips: <a href="view.html">view.html</a>.</p>',
         f"<footer>Run directory: {esc(facts['Run directory'])}. "
         "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
         "together) for means; at the run's confidence level.</footer>",

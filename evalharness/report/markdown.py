@@ -16,6 +16,10 @@ from typing import Any
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 
+VIEW_LINK_MD = (
+    "Every prompt, with both answers, the judge's probabilities and its order flips: "
+    "[view.html](view.html) (`evalharness view RUN_DIR`)."
+)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
 
@@ -148,6 +152,7 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     ]
     lines += _bias_section(analysis)
     lines += _examples_section(analysis)
+    lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
         "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
