@@ -45,6 +45,7 @@ class RunConfig:
     probe_rules: str | None = None
     rewriter: str | None = None
     bootstrap: int = 2000
+    confidence: float = 0.95
     allow_hub: bool = False
     trust_remote_code: bool = False
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -183,4 +184,6 @@ def load_config(path: str | Path | None) -> RunConfig:
                 raise ConfigError(f"{path}:{lines[key]}: {exc}") from None
     if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
         raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
+    if not 0.0 < values.get("confidence", 0.95) < 1.0:
+        raise ConfigError(f"{path}:{lines['confidence']}: confidence must be between 0 and 1")
     return replace(config, **values)

@@ -77,7 +77,7 @@ def _bias_section(analysis: dict[str, Any]) -> list[str]:
         "Net preference from −1 (always the original) to +1 (always the variant); "
         "0 means the judge ignores the change.",
         "",
-        _rows_table(rows, ("measure", "estimate [95% CI]", "reading")),
+        _rows_table(rows, ("measure", f"estimate [{content.ci_label(analysis)}]", "reading")),
         "",
         "### Which criterion each probe moves most",
         "",
@@ -126,7 +126,10 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += [
         "## Headline: tuned vs base",
         "",
-        _rows_table(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        _rows_table(
+            content.headline_rows(analysis),
+            ("measure", f"value [{content.ci_label(analysis)}]", "reading"),
+        ),
         "",
         "## Scores per criterion",
         "",
@@ -154,7 +157,8 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
-        "Intervals are 95% bootstrap CIs over prompts.</sub>",
+        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
+        "together) for means; at the run's confidence level.</sub>",
         "",
     ]
     return "\n".join(lines)
