@@ -148,6 +148,11 @@ def analyze(run_dir: str, **flags: Any) -> None:
     help="Also measure LBR and CBR on the pairs (3 more comparisons per pair).",
 )
 @click.option(
+    "--labeled",
+    type=click.IntRange(min=2),
+    help="Keep K random labels, treat the rest as unlabeled: check the PPI++ win rate.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
@@ -163,6 +168,7 @@ def judge_validate(
     probes: bool,
     out_dir: str | None,
     overwrite: bool,
+    labeled: int | None,
     **flags: Any,
 ) -> None:
     """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
@@ -180,8 +186,16 @@ def judge_validate(
     with store.claim("judge-validate"):
         claim_validation_dir(store, config, overwrite)
         result, summary = run_validation(store, config, pairs_name, limit, probes)
+        if labeled:
+            from evalharness.labels.validate_check import labeled_check_for
+
+            result["labeled_check"] = labeled_check_for(store, config, pairs_name, limit, labeled)
         write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
+    if labeled:
+        from evalharness.labels.validate_check import print_labeled_check
+
+        print_labeled_check(result["labeled_check"])
     click.echo(
         f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
         f"{store.path('validation.json')}"
@@ -269,6 +283,11 @@ cli.add_command(compare_command)
 from evalharness.view.commands import register as register_view_commands  # noqa: E402
 
 register_view_commands(cli)
+
+from evalharness.labels.commands import annotate, labels  # noqa: E402
+
+cli.add_command(annotate)
+cli.add_command(labels)
 
 
 def main() -> None:

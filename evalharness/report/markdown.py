@@ -15,6 +15,7 @@ from typing import Any
 
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.human import human_markdown
 
 VIEW_LINK_MD = (
     "Every prompt, with both answers, the judge's probabilities and its order flips: "
@@ -76,7 +77,7 @@ def _bias_section(analysis: dict[str, Any]) -> list[str]:
         "Net preference from −1 (always the original) to +1 (always the variant); "
         "0 means the judge ignores the change.",
         "",
-        _rows_table(rows, ("measure", "estimate [95% CI]", "reading")),
+        _rows_table(rows, ("measure", f"estimate [{content.ci_label(analysis)}]", "reading")),
         "",
         "### Which criterion each probe moves most",
         "",
@@ -125,7 +126,10 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += [
         "## Headline: tuned vs base",
         "",
-        _rows_table(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        _rows_table(
+            content.headline_rows(analysis),
+            ("measure", f"value [{content.ci_label(analysis)}]", "reading"),
+        ),
         "",
         "## Scores per criterion",
         "",
@@ -148,11 +152,13 @@ def render_markdown(analysis: dict[str, Any]) -> str:
         "",
     ]
     lines += _bias_section(analysis)
+    lines += human_markdown(analysis)
     lines += _examples_section(analysis)
     lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
-        "Intervals are 95% bootstrap CIs over prompts.</sub>",
+        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
+        "together) for means; at the run's confidence level.</sub>",
         "",
     ]
     return "\n".join(lines)
