@@ -118,6 +118,7 @@ GATE_RANGES = {
     "min_position_consistency": (0.0, 1.0),
     "max_abs_length_bias": (0.0, 1.0),
     "max_abs_confidence_bias": (0.0, 1.0),
+    "min_win_rate_ppi": (0.0, 1.0),
 }
 """Gate values are shares (0.5 is 50%) except the criterion drop, in score points (1-5 scale)."""
 
@@ -147,7 +148,7 @@ def check_gate(gate: str, limit: Any, where: str) -> float:
         raise ConfigError(f"{where}: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}")
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit:
         raise ConfigError(f"{where} must be a number, got {limit!r}")
-    low, high = GATE_RANGES[gate]
+    low, high = GATE_RANGES.get(gate, (0.0, 1.0))
     if not low <= limit <= high:
         unit = "score points" if gate == "max_criterion_drop" else "a share: 0.5 means 50%"
         raise ConfigError(f"{where} must be between {low:g} and {high:g} ({unit}), got {limit!r}")

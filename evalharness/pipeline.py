@@ -26,15 +26,15 @@ RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE
 
 
 def inputs_digest(store: RunStore, config: RunConfig) -> str:
-    """Hash of everything an analysis depends on: records, config, judges, harness version."""
+    """Hash of what an analysis depends on: every JSONL file of the run (records, labels),
+    the config, the judges and the harness version."""
     from evalharness import __version__
     from evalharness.manifest import git_commit
 
     digest = hashlib.sha256()
-    for name in RECORD_FILES:
-        path = store.path(name)
-        digest.update(name.encode() + b"\0")
-        if path.exists():
+    for path in sorted(store.dir.glob("*.jsonl")):  # records, and labels where there are any
+        digest.update(path.name.encode() + b"\0")
+        if path.is_file():
             with path.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
