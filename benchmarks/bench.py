@@ -93,10 +93,20 @@ def _timed(fn: Any, repeats: int) -> tuple[Any, float]:
     return result, statistics.median(times)
 
 
+def _worst_dp(records: Any, reference: Any) -> float:
+    """Largest |Δp| over all choices of all judgments."""
+    return max(
+        abs(a.probs[k] - b.probs[k])
+        for a, b in zip(records, reference, strict=True)
+        for k in a.probs
+    )
+
+
 def judge_workload(
     spec: str, n: int = 16, repeats: int = 3, naive_repeats: int = 1
 ) -> dict[str, Any]:
-    """Optimized vs naive judge path on the same judgments: speed, agreement, roofline."""
+    """Naive, previous fast (one suffix at a time) and batched-suffix judge paths on the same
+    judgments: speed, agreement with the naive path, share of the unique-token roofline."""
     points, pairs = workload_items(n)
     fast = make_judge(spec, prefix_cache=True)
     naive = make_judge(spec, prefix_cache=False)
@@ -105,41 +115,55 @@ def judge_workload(
     params = sum(p.numel() for p in backend.model.parameters())
     gflops = matmul_gflops(torch.get_num_threads())
     out["matmul_gflops"] = round(gflops, 1)
-    for kind, run_fast, run_naive, count in (
-        ("pointwise", lambda: fast.score(points), lambda: naive.score(points),
-         len(points) * len(fast.rubric.criteria)),
-        ("pairwise", lambda: fast.compare(pairs), lambda: naive.compare(pairs), 2 * len(pairs)),
-    ):  # fmt: skip
-        backend.stats.update(forward_calls=0, tokens_computed=0)
-        fast_records, fast_s = _timed(run_fast, repeats)
-        tokens_fast = backend.stats["tokens_computed"] // repeats
-        naive_backend: Any = naive.backend
-        naive_backend.stats.update(forward_calls=0, tokens_computed=0)
-        naive_records, naive_s = _timed(run_naive, naive_repeats)
-        tokens_naive = naive_backend.stats["tokens_computed"] // naive_repeats
-        delta = max(
-            abs(a.probs[k] - b.probs[k])
-            for a, b in zip(fast_records, naive_records, strict=True)
-            for k in a.probs
+
+    def measure(judge: Judge, run: Any, times: int, batched: bool = True) -> tuple[Any, float, int]:
+        stats = judge.backend.stats  # type: ignore[attr-defined]
+        judge.backend.suffix_batch = batched  # type: ignore[attr-defined]
+        stats.update(forward_calls=0, tokens_computed=0, tokens_padding=0)
+        records, seconds = _timed(lambda: run(judge), times)
+        return records, seconds, stats["tokens_computed"] // times
+
+    for kind, run, count in (
+        ("pointwise", lambda j: j.score(points), len(points) * len(fast.rubric.criteria)),
+        ("pairwise", lambda j: j.compare(pairs), 2 * len(pairs)),
+    ):
+        old_records, old_s, tokens_old = measure(fast, run, repeats, batched=False)
+        fast_records, fast_s, tokens_fast = measure(fast, run, repeats)
+        naive_records, naive_s, tokens_naive = measure(naive, run, naive_repeats)
+
+        delta, delta_old = (
+            _worst_dp(fast_records, naive_records),
+            _worst_dp(old_records, naive_records),
         )
         roofline_s = 2 * params * tokens_fast / (gflops * 1e9)
         out[kind] = {
             "judgments": count,
             "naive_judgments_per_s": round(count / naive_s, 2),
+            "old_judgments_per_s": round(count / old_s, 2),
             "fast_judgments_per_s": round(count / fast_s, 2),
             "speedup": round(naive_s / fast_s, 2),
+            "old_speedup": round(naive_s / old_s, 2),
+            "fast_vs_old": round(old_s / fast_s, 2),
             "naive_seconds": round(naive_s, 2),
+            "old_seconds": round(old_s, 2),
             "fast_seconds": round(fast_s, 2),
             "tokens_naive": tokens_naive,
+            "tokens_old": tokens_old,
             "tokens_fast": tokens_fast,
             "roofline_judgments_per_s": round(count / roofline_s, 2),
+            "old_share_of_roofline": round(2 * params * tokens_old / (gflops * 1e9) / old_s, 2),
             "fast_share_of_roofline": round(roofline_s / fast_s, 2),
             "max_abs_dp": delta,
-            "agree": delta < 1e-3,
+            "old_max_abs_dp": delta_old,
+            "agree": max(delta, delta_old) < 1e-4,
         }
-    total_naive = out["pointwise"]["naive_seconds"] + out["pairwise"]["naive_seconds"]
-    total_fast = out["pointwise"]["fast_seconds"] + out["pairwise"]["fast_seconds"]
-    out["speedup_all"] = round(total_naive / total_fast, 2)
+    for path in ("naive", "old", "fast"):
+        out[f"{path}_seconds_all"] = round(
+            out["pointwise"][f"{path}_seconds"] + out["pairwise"][f"{path}_seconds"], 2
+        )
+    out["speedup_all"] = round(out["naive_seconds_all"] / out["fast_seconds_all"], 2)
+    out["old_speedup_all"] = round(out["naive_seconds_all"] / out["old_seconds_all"], 2)
+    out["fast_vs_old_all"] = round(out["old_seconds_all"] / out["fast_seconds_all"], 2)
     return out
 
 
@@ -299,14 +323,19 @@ def print_table(figures: dict[str, Any]) -> None:
     judge = figures.get("judge")
     if judge:
         print(f"\nJUDGE WORKLOAD ({judge['spec']}; matmul {judge['matmul_gflops']} GFLOP/s)")
-        print(f"{'':10} {'naive j/s':>10} {'fast j/s':>10} {'speedup':>8} {'tokens naive':>13} "
-              f"{'tokens fast':>12} {'roofline j/s':>13} {'max|dp|':>9}")  # fmt: skip
+        print("old = prefix cache, one suffix per forward; new = batched suffixes")
+        print(f"{'':10} {'naive j/s':>10} {'old j/s':>8} {'new j/s':>8} {'old/naive':>10} "
+              f"{'new/naive':>10} {'new/old':>8} {'roofline j/s':>13} {'old roof':>9} "
+              f"{'new roof':>9} {'max|dp|':>9}")  # fmt: skip
         for kind in ("pointwise", "pairwise"):
             r = judge[kind]
-            print(f"{kind:10} {r['naive_judgments_per_s']:>10} {r['fast_judgments_per_s']:>10} "
-                  f"{r['speedup']:>7}x {r['tokens_naive']:>13} {r['tokens_fast']:>12} "
-                  f"{r['roofline_judgments_per_s']:>13} {r['max_abs_dp']:>9.1e}")  # fmt: skip
-        print(f"all judgments: {judge['speedup_all']}x faster than naive")
+            print(f"{kind:10} {r['naive_judgments_per_s']:>10} {r['old_judgments_per_s']:>8} "
+                  f"{r['fast_judgments_per_s']:>8} {r['old_speedup']:>9}x {r['speedup']:>9}x "
+                  f"{r['fast_vs_old']:>7}x {r['roofline_judgments_per_s']:>13} "
+                  f"{r['old_share_of_roofline']:>9.0%} {r['fast_share_of_roofline']:>9.0%} "
+                  f"{max(r['max_abs_dp'], r['old_max_abs_dp']):>9.1e}")  # fmt: skip
+        print(f"all judgments: old {judge['old_speedup_all']}x naive, new "
+              f"{judge['speedup_all']}x naive, new/old {judge['fast_vs_old_all']}x")  # fmt: skip
     for gen in figures.get("generation", []):
         size = f"{gen['prompts']} prompts x {gen['max_new_tokens']} tokens"
         print(f"\nGENERATION ({gen['spec']}, {size})")
