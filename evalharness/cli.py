@@ -72,6 +72,17 @@ def judge(run_dir: str, **flags: Any) -> None:
     help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].",
 )
 @click.option("--rewriter", help="Model spec that rewrites responses instead of the rules.")
+@click.option(
+    "--probe-sample",
+    type=click.IntRange(min=1),
+    help="Probe only this many prompts, sampled with --seed [default: all].",
+)
+@click.option(
+    "--probe-kinds",
+    "probes",
+    callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
+    help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged [default: all].",
+)
 @handle_errors
 def bias(run_dir: str, **flags: Any) -> None:
     """Probe the judge's length and confidence bias with counterfactual variants, then analyze."""
@@ -155,6 +166,17 @@ def judge_validate(
 )
 @click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
 @click.option("--no-bias", is_flag=True, help="Skip the bias probes (faster, no LBR/CBR).")
+@click.option(
+    "--probe-sample",
+    type=click.IntRange(min=1),
+    help="Probe only this many prompts, sampled with --seed [default: all].",
+)
+@click.option(
+    "--probe-kinds",
+    "probes",
+    callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
+    help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged [default: all].",
+)
 @handle_errors
 def run(run_dir: str | None, overwrite: bool, no_bias: bool, **flags: Any) -> None:
     """Run everything: generate, judge, bias probes, analysis and reports.

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from evalharness.analysis.bias import exploitability, position_stats, preference_rate, score_shift
+from evalharness.analysis.cost import summarize as cost_summary
 from evalharness.analysis.stats import Estimate, controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig
 from evalharness.judge.stage import (
@@ -278,6 +279,7 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "bias": _bias(config, criteria, scores, pairs, probes),
         "points": points,
     }
+    analysis["cost"] = cost_summary(store, analysis["bias"])
     analysis["warnings"] = warnings_for(analysis)
     return analysis
 
