@@ -82,6 +82,12 @@ def test_probe_budget_limits_the_work_and_reports_its_cost(tmp_path, monkeypatch
     assert cost["bias_interval_width"]["lbr"] > 0
     # the fake judge computes no tokens: unknown, not zero
     assert cost["stages"]["judge"]["judge_tokens_computed"] is None
+    markdown = (run_dir / "report.md").read_text(encoding="utf-8")
+    section = markdown.split("## Run cost", 1)[1]
+    assert f"{generate['output_tokens']:,} generated" in section
+    assert "bias: padded" in section and "bias: hedged" in section
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="cost"' in html and "bias: hedged" in html
 
 
 def test_unknown_probe_kind_is_a_one_line_error(tmp_path):

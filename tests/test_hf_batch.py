@@ -4,15 +4,28 @@ import random
 
 import pytest
 
-from evalharness.backends import BackendOptions, load_backend
-from evalharness.backends import hf_batch
+from evalharness.backends import BackendOptions, hf_batch, load_backend
 from evalharness.backends.base import ChoiceRequest
 
 DIGITS = ("1", "2", "3", "4", "5")
 SYSTEM = "You grade one response on one criterion. " + " ".join(
     f"Level {i} means the answer is {w}." for i, w in enumerate(["wrong", "short", "clear"] * 4)
 )
-WORDS = "the answer is clear and short because the river city has a clock".split()
+WORDS = [
+    "the",
+    "answer",
+    "is",
+    "clear",
+    "and",
+    "short",
+    "because",
+    "the",
+    "river",
+    "city",
+    "has",
+    "a",
+    "clock",
+]
 
 
 def requests_of_varied_length(seed: int = 0) -> list[ChoiceRequest]:
@@ -93,3 +106,63 @@ def test_buckets_group_similar_lengths():
         len(b) * max(lengths[i] for i in b) <= 100 or len(b) == 1
         for b in hf_batch.buckets(lengths, max_rows=16, max_tokens=100)
     )
+
+
+PROMPTS = (
+    "Hi",
+    "Tell me the time please",
+    "What is the answer to the question of the river city?",
+    "A or B",
+    "Score the first response because it is clear and honest and correct, or the second one",
+    "Please tell me what number is better: 3 or 5",
+)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_chat_dir", "tiny_base_dir"])
+@pytest.mark.parametrize("with_stop", [False, True])
+def test_plain_greedy_loop_equals_generate(request, fixture, with_stop):
+    from evalharness.backends.base import GenerationRequest
+
+    backend = load_backend(f"hf:{request.getfixturevalue(fixture)}", BackendOptions(batch_size=4))
+    chat = backend.info.has_chat_template
+
+    def make(stop: tuple[str, ...]) -> list[GenerationRequest]:
+        return [
+            GenerationRequest(
+                f"p{i}",
+                messages=({"role": "user", "content": p},) if chat else None,
+                prompt=None if chat else p,
+                max_new_tokens=24,
+                stop=stop,
+            )
+            for i, p in enumerate(PROMPTS)
+        ]
+
+    requests = make(())
+    if with_stop:  # a stop string the model prints midway through its longest answer
+        longest = max((r.text for r in backend.generate(requests)), key=len)
+        middle = len(longest) // 2
+        requests = make((longest[middle : middle + 3],))
+    backend.plain_greedy = True
+    loop = backend.generate(requests)
+    backend.plain_greedy = False
+    reference = backend.generate(requests)
+    backend.plain_greedy = True
+    assert [r.text for r in loop] == [r.text for r in reference]
+    assert [r.output_tokens for r in loop] == [r.output_tokens for r in reference]
+    assert [r.finish_reason for r in loop] == [r.finish_reason for r in reference]
+    assert len({r.text for r in reference}) > 1
+    if with_stop:
+        assert any(r.finish_reason == "stop" for r in reference)
+
+
+def test_plain_greedy_is_refused_with_a_repetition_penalty(tiny_chat_dir):
+    from evalharness.backends.hf_decode import plain_greedy_ok
+
+    backend = load_backend(f"hf:{tiny_chat_dir}", BackendOptions())
+    assert plain_greedy_ok(backend.model)
+    backend.model.generation_config.repetition_penalty = 1.3
+    try:
+        assert not plain_greedy_ok(backend.model)
+    finally:
+        backend.model.generation_config.repetition_penalty = 1.0

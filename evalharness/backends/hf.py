@@ -21,6 +21,7 @@ from evalharness.backends.base import (
 )
 from evalharness.backends.devices import free_accelerator_memory, input_device, is_out_of_memory
 from evalharness.backends.hf_batch import batched_distributions, can_batch, common_prefix_len
+from evalharness.backends.hf_decode import greedy, plain_greedy_ok
 from evalharness.errors import ModelError
 
 AUTO_BATCH_START = 64
@@ -72,6 +73,8 @@ class HFBackend(Backend):
         self.info.details["batch_size_used"] = self.batch_size
         self.prefix_cache = prefix_cache
         self.suffix_batch = True
+        self.plain_greedy = True
+        """Greedy generation in a plain decode loop (hf_decode) instead of ``generate``."""
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._root: tuple[tuple[int, ...], Any] = ((), None)
@@ -174,11 +177,23 @@ class HFBackend(Backend):
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if req.stop:
             kwargs.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        eos_ids = _eos_ids(self.model, self.tokenizer)
         started = time.perf_counter()
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+            if req.temperature > 0 or not self.plain_greedy or not plain_greedy_ok(self.model):
+                out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+            else:
+                decode = self.tokenizer.decode
+
+                def stopped(row: int, ids: list[int]) -> bool:
+                    text = decode(ids, skip_special_tokens=True)
+                    return any(stop in text for stop in req.stop)
+
+                out = greedy(
+                    self.model, input_ids, mask, req.max_new_tokens, eos_ids, pad,
+                    stopped if req.stop else None,
+                )  # fmt: skip
         seconds = (time.perf_counter() - started) / len(batch)
-        eos_ids = _eos_ids(self.model, self.tokenizer)
         results = []
         for row, (_, text, ids) in enumerate(batch):
             new = out[row, width:].tolist()

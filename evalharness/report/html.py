@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.plots import Plot
@@ -174,6 +175,8 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         figure(plots.get("position")),
         _bias(analysis, plots),
         _examples(analysis),
+        '<h2 id="cost">Run cost</h2>' if cost_rows(analysis) else "",
+        table(COST_HEADER, cost_rows(analysis), numeric=(3, 4)) if cost_rows(analysis) else "",
         f"<footer>Run directory: {esc(facts['Run directory'])}. "
         "Intervals are 95% bootstrap CIs over prompts.</footer>",
     ]

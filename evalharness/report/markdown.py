@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 
@@ -145,6 +146,8 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     ]
     lines += _bias_section(analysis)
     lines += _examples_section(analysis)
+    if cost_rows(analysis):
+        lines += ["## Run cost", "", md_table(COST_HEADER, cost_rows(analysis)), ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
         "Intervals are 95% bootstrap CIs over prompts.</sub>",
