@@ -212,6 +212,40 @@ def generation_workload(
     return out
 
 
+def decode_workload(
+    spec: str, n: int = 16, new_tokens: int = 96, batches: tuple[int, ...] = (1, 16)
+) -> dict[str, Any]:
+    """``model.generate`` (old) vs the plain greedy loop (new), same model and prompts."""
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
+    out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
+    for batch in batches:
+        clear_loaded()
+        backend: Any = load_backend(spec, BackendOptions(batch_size=batch))
+        requests = [
+            GenerationRequest(item.id, messages=({"role": "user", "content": item.prompt},),
+                              max_new_tokens=new_tokens)
+            for item in prompts
+        ]  # fmt: skip
+        backend.generate(requests[:1])  # warm up
+        row: dict[str, Any] = {}
+        texts = {}
+        for path, plain in (("generate", False), ("loop", True)):
+            backend.plain_greedy = plain
+            started = time.perf_counter()
+            results = backend.generate(requests)
+            seconds = time.perf_counter() - started
+            tokens = sum(r.output_tokens for r in results)
+            texts[path] = [r.text for r in results]
+            row[f"{path}_tok_per_s"] = round(tokens / seconds, 1)
+        row["loop_vs_generate"] = round(row["loop_tok_per_s"] / row["generate_tok_per_s"], 2)
+        row["same_text"] = sum(
+            a == b for a, b in zip(texts["loop"], texts["generate"], strict=True)
+        )
+        out[f"batch_{batch}"] = row
+    clear_loaded()
+    return out
+
+
 def int8_judge_cost(spec: str, n: int = 16) -> dict[str, Any]:
     """Accuracy cost of int8 quantization for the judge: |Δp| and argmax flips vs fp32."""
     points, pairs = workload_items(n)
@@ -346,6 +380,18 @@ def print_table(figures: dict[str, Any]) -> None:
                 print(f"  {key:9} {r['tok_per_s']:>7} tok/s  {r['vs_single']:>5}x single  "
                       f"({r['tokens']} tokens, {r['seconds']} s, "
                       f"{r['same_text_as_single']} texts = single)")  # fmt: skip
+    decode = figures.get("decode")
+    if decode:
+        print(f"\nDECODE LOOP vs generate() ({decode['spec']}, {decode['prompts']} prompts)")
+        for key, r in decode.items():
+            if key.startswith("batch_"):
+                print(f"  {key:9} generate {r['generate_tok_per_s']:>7} tok/s  loop "
+                      f"{r['loop_tok_per_s']:>7} tok/s  {r['loop_vs_generate']}x  "
+                      f"({r['same_text']} texts identical)")  # fmt: skip
+        llama = figures.get("llama_cpp")
+        best = max(r["loop_tok_per_s"] for k, r in decode.items() if k.startswith("batch_"))
+        if llama:
+            print(f"  best loop vs llama.cpp single stream: {best / llama['tok_per_s']:.2f}x")
     int8 = figures.get("int8_judge")
     if int8:
         print(f"\nINT8 JUDGE vs FP32: {int8}")
@@ -371,6 +417,11 @@ def main() -> None:
     parser.add_argument("--skip-generation", action="store_true")
     parser.add_argument("--gen-models", default="smollm2-135m-instruct,gemma3-270m")
     parser.add_argument("--int8", action="store_true", help="also measure int8 quantization")
+    parser.add_argument(
+        "--decode-only",
+        action="store_true",
+        help="only generate() vs the plain greedy loop, and llama.cpp, in one run",
+    )
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument("--keep-run", help="with --e2e: copy the warm run directory here")
@@ -381,6 +432,10 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if args.decode_only:
+        args.skip_judge = args.skip_generation = True
+        figures["decode"] = decode_workload(args.gen_models.split(",")[0], args.n)
+        figures["llama_cpp"] = llama_cpp_workload(args.n)
     if not args.skip_judge:
         figures["judge"] = judge_workload(args.judge, args.n, args.repeats)
         clear_loaded()

@@ -41,3 +41,11 @@ def test_workload_items_are_fixed(bench):
     assert len(points) == len(pairs) == 16
     assert points[0].prompt_id == "time"
     assert [p.prompt_id for p in points] == [p.prompt_id for p in bench.workload_items(16)[0]]
+
+
+def test_decode_workload_compares_generate_and_the_loop(bench, tiny_chat_dir):
+    figures = bench.decode_workload(f"hf:{tiny_chat_dir}", n=3, new_tokens=8, batches=(1, 3))
+    for key in ("batch_1", "batch_3"):
+        row = figures[key]
+        assert row["same_text"] == 3  # greedy: the loop gives generate()'s texts
+        assert row["generate_tok_per_s"] > 0 and row["loop_tok_per_s"] > 0
