@@ -20,8 +20,14 @@ from evalharness.backends.base import (
     Progress,
 )
 from evalharness.backends.devices import free_accelerator_memory, input_device, is_out_of_memory
-from evalharness.backends.hf_batch import batched_distributions, can_batch, common_prefix_len
-from evalharness.backends.hf_decode import greedy, plain_greedy_ok
+from evalharness.backends.hf_batch import (
+    batched_distributions,
+    can_batch,
+    common_prefix_len,
+    prefix_groups,
+    starts_with,
+)
+from evalharness.backends.hf_decode import end_ids, greedy, plain_greedy_ok
 from evalharness.errors import ModelError
 
 AUTO_BATCH_START = 64
@@ -177,7 +183,7 @@ class HFBackend(Backend):
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if req.stop:
             kwargs.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
-        eos_ids = _eos_ids(self.model, self.tokenizer)
+        eos_ids = end_ids(self.model, self.tokenizer)
         started = time.perf_counter()
         with torch.inference_mode():
             if req.temperature > 0 or not self.plain_greedy or not plain_greedy_ok(self.model):
@@ -326,7 +332,7 @@ class HFBackend(Backend):
         """
         shared_len = common_prefix_len(token_lists) if len(token_lists) > 1 else 0
         kept_tokens, kept_cache = self._root
-        if kept_tokens and all(_starts_with(ids, kept_tokens) for ids in token_lists):
+        if kept_tokens and all(starts_with(ids, kept_tokens) for ids in token_lists):
             if shared_len <= len(kept_tokens):
                 return len(kept_tokens), kept_cache
             cache = copy.deepcopy(kept_cache)
@@ -352,7 +358,7 @@ class HFBackend(Backend):
             started = time.perf_counter()
             shared_len, root_cache = self._root_prefix(token_lists)
             root_seconds = time.perf_counter() - started
-            groups = _prefix_groups(token_lists, shared_len)
+            groups = prefix_groups(token_lists, shared_len)
             if self.suffix_batch and shared_len and can_batch(root_cache):
                 return batched_distributions(
                     self, token_lists, leads, shared_len, root_cache, groups, progress,
@@ -385,40 +391,3 @@ class HFBackend(Backend):
                     if progress:
                         progress(1)
         return [item for item in out if item is not None]
-
-
-def _starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
-    return len(ids) > len(prefix) and tuple(ids[: len(prefix)]) == prefix
-
-
-MIN_GROUP_PREFIX = 16
-"""Requests sharing at least this many tokens beyond the common root are computed as a group."""
-
-
-def _prefix_groups(token_lists: list[list[int]], root_len: int) -> list[list[int]]:
-    """Indices grouped by a shared prefix beyond the root (one response read for all its
-    criteria; one answer in slot A compared with several others), found by sorting."""
-    order = sorted(range(len(token_lists)), key=lambda i: token_lists[i])
-    groups: list[list[int]] = []
-    for index in order:
-        if groups:
-            first = token_lists[groups[-1][0]]
-            shared = common_prefix_len([first, token_lists[index]])
-            if shared - root_len >= MIN_GROUP_PREFIX:
-                groups[-1].append(index)
-                continue
-        groups.append([index])
-    return groups
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config):
-        value = getattr(source, "eos_token_id", None) if source is not None else None
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, list):
-            ids.update(v for v in value if isinstance(v, int))
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    return ids

@@ -250,3 +250,28 @@ def common_prefix_len(lists: list[list[int]]) -> int:
     while length < limit and all(ids[length] == first[length] for ids in lists):
         length += 1
     return max(length, 0)
+
+
+def starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
+    """Whether ``ids`` extends ``prefix`` by at least one token."""
+    return len(ids) > len(prefix) and tuple(ids[: len(prefix)]) == prefix
+
+
+MIN_GROUP_PREFIX = 16
+"""Requests sharing at least this many tokens beyond the common root are computed as a group."""
+
+
+def prefix_groups(token_lists: list[list[int]], root_len: int) -> list[list[int]]:
+    """Indices grouped by a shared prefix beyond the root (one response read for all its
+    criteria; one answer in slot A compared with several others), found by sorting."""
+    order = sorted(range(len(token_lists)), key=lambda i: token_lists[i])
+    groups: list[list[int]] = []
+    for index in order:
+        if groups:
+            first = token_lists[groups[-1][0]]
+            shared = common_prefix_len([first, token_lists[index]])
+            if shared - root_len >= MIN_GROUP_PREFIX:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups

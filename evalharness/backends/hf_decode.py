@@ -90,3 +90,17 @@ def greedy(
     if not new:
         return tokens
     return torch.cat([tokens, torch.stack(new, dim=1)], dim=1)
+
+
+def end_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every end-of-sequence token id the model or its tokenizer names."""
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(v for v in value if isinstance(v, int))
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
