@@ -336,6 +336,45 @@ def end_to_end(extra: list[str] | None = None, keep: str | None = None) -> dict[
     return out
 
 
+def e2e_old_vs_new(
+    overrides: dict[str, Any] | None = None, new_settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A warm `run` in this process with the previous judge and decode paths and every probe,
+    then with the batched judge, the plain greedy loop and ``new_settings`` (for example
+    ``{"probe_sample": 6}``), one after the other; the model cache must be filled already."""
+    import evalharness
+    from evalharness.backends.hf import HFBackend
+
+    init = HFBackend.__init__
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, new in (("old", False), ("new", True)):
+
+            def patched(self: Any, *args: Any, _new: bool = new, **kwargs: Any) -> None:
+                init(self, *args, **kwargs)
+                self.suffix_batch = self.plain_greedy = _new
+
+            HFBackend.__init__ = patched  # type: ignore[method-assign]
+            try:
+                clear_loaded()
+                settings = {**(overrides or {}), **((new_settings or {}) if new else {})}
+                started = time.perf_counter()
+                result = evalharness.run(run_dir=Path(tmp) / label, **settings)
+                seconds = time.perf_counter() - started
+            finally:
+                HFBackend.__init__ = init  # type: ignore[method-assign]
+                clear_loaded()
+            cost = result.analysis.get("cost", {})
+            out[label] = {
+                "seconds": round(seconds, 1),
+                "settings": settings,
+                "stage_seconds": {k: v["seconds"] for k, v in cost.get("stages", {}).items()},
+                "bias_interval_width": cost.get("bias_interval_width"),
+            }
+    out["new_vs_old"] = round(out["new"]["seconds"] / out["old"]["seconds"], 2)
+    return out
+
+
 def growth(sizes: tuple[int, ...] = (8, 16, 32)) -> dict[str, Any]:
     """Wall time of a full run on the MT-Bench set for growing prompt counts (warm cache)."""
     out = {}
@@ -398,7 +437,7 @@ def print_table(figures: dict[str, Any]) -> None:
     llama = figures.get("llama_cpp")
     if llama:
         print(f"  llama.cpp single stream: {llama['tok_per_s']} tok/s")
-    for key in ("end_to_end", "growth"):
+    for key in ("end_to_end", "growth", "e2e_old_vs_new"):
         if figures.get(key):
             print(f"\n{key.upper().replace('_', ' ')}")
             for name, r in figures[key].items():
@@ -424,6 +463,14 @@ def main() -> None:
     )
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
+    parser.add_argument(
+        "--e2e-compare",
+        action="store_true",
+        help="a warm default run with the previous paths and all probes vs the new paths "
+        "and --probe-sample, in one process",
+    )
+    parser.add_argument("--probe-sample", type=int, help="with --e2e-compare: the new budget")
+    parser.add_argument("--sample", type=int, help="with --e2e-compare: prompts per run")
     parser.add_argument("--keep-run", help="with --e2e: copy the warm run directory here")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
@@ -455,6 +502,10 @@ def main() -> None:
         figures["end_to_end"] = end_to_end(keep=args.keep_run)
     if args.growth:
         figures["growth"] = growth()
+    if args.e2e_compare:
+        base = {"sample": args.sample} if args.sample else {}
+        new = {"probe_sample": args.probe_sample} if args.probe_sample else {}
+        figures["e2e_old_vs_new"] = e2e_old_vs_new(base, new)
     print_table(figures)
     path = Path(args.json_path or ROOT / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,17 @@ def test_decode_workload_compares_generate_and_the_loop(bench, tiny_chat_dir):
         row = figures[key]
         assert row["same_text"] == 3  # greedy: the loop gives generate()'s texts
         assert row["generate_tok_per_s"] > 0 and row["loop_tok_per_s"] > 0
+
+
+def test_e2e_old_vs_new_runs_both_paths_and_restores_the_backend(bench, tiny_chat_dir):
+    from evalharness.backends.hf import HFBackend
+
+    init = HFBackend.__init__
+    spec = f"hf:{tiny_chat_dir}"
+    models = {"base": spec, "tuned": spec, "judge": spec, "sample": 2, "max_new_tokens": 6}
+    figures = bench.e2e_old_vs_new({**models, "bootstrap": 50}, {"probe_sample": 1})
+    assert HFBackend.__init__ is init
+    old, new = figures["old"], figures["new"]
+    assert "probe_sample" not in old["settings"] and new["settings"]["probe_sample"] == 1
+    assert old["stage_seconds"]["bias"] > 0 and new["stage_seconds"]["bias"] > 0
+    assert figures["new_vs_old"] > 0
