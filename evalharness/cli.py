@@ -129,6 +129,11 @@ def analyze(run_dir: str, **flags: Any) -> None:
     help="Also measure LBR and CBR on the pairs (3 more comparisons per pair).",
 )
 @click.option(
+    "--labeled",
+    type=click.IntRange(min=2),
+    help="Keep K random labels, treat the rest as unlabeled: check the PPI++ win rate.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
@@ -136,7 +141,12 @@ def analyze(run_dir: str, **flags: Any) -> None:
 )
 @handle_errors
 def judge_validate(
-    pairs_name: str, limit: int | None, probes: bool, out_dir: str | None, **flags: Any
+    pairs_name: str,
+    limit: int | None,
+    probes: bool,
+    out_dir: str | None,
+    labeled: int | None,
+    **flags: Any,
 ) -> None:
     """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
     import re
@@ -149,8 +159,16 @@ def judge_validate(
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(out_dir or RESULTS_DIR / f"validate-{slug}")
     result, summary = run_validation(store, config, pairs_name, limit, probes)
+    if labeled:
+        from evalharness.labels.validate_check import labeled_check_for
+
+        result["labeled_check"] = labeled_check_for(store, config, pairs_name, limit, labeled)
     write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
+    if labeled:
+        from evalharness.labels.validate_check import print_labeled_check
+
+        print_labeled_check(result["labeled_check"])
     click.echo(
         f"{summary.written} new judgments, {summary.seconds:.1f}s -> "
         f"{store.path('validation.json')}"
@@ -236,6 +254,14 @@ from evalharness.report.commands import compare_command, report_command  # noqa:
 
 cli.add_command(report_command)
 cli.add_command(compare_command)
+from evalharness.view.commands import register as register_view_commands  # noqa: E402
+
+register_view_commands(cli)
+
+from evalharness.labels.commands import annotate, labels  # noqa: E402
+
+cli.add_command(annotate)
+cli.add_command(labels)
 
 
 def main() -> None:

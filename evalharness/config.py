@@ -46,6 +46,7 @@ class RunConfig:
     probe_sample: int | None = None  # probe only this many prompts (sampled with the seed)
     rewriter: str | None = None
     bootstrap: int = 2000
+    confidence: float = 0.95
     allow_hub: bool = False
     trust_remote_code: bool = False
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -95,6 +96,7 @@ GATE_KEYS = {
     "min_position_consistency": "the judge's position consistency must stay at or above this",
     "max_abs_length_bias": "|LBR| must stay at or below this",
     "max_abs_confidence_bias": "|CBR| must stay at or below this",
+    "min_win_rate_ppi": "the prediction-powered win rate (human labels) must stay at or above this",
 }
 
 
@@ -183,4 +185,6 @@ def load_config(path: str | Path | None) -> RunConfig:
                 raise ConfigError(f"{path}:{lines[key]}: {exc}") from None
     if values.get("judge_mode", "logprobs") not in ("logprobs", "text"):
         raise ConfigError(f"{path}:{lines['judge_mode']}: judge_mode must be logprobs or text")
+    if not 0.0 < values.get("confidence", 0.95) < 1.0:
+        raise ConfigError(f"{path}:{lines['confidence']}: confidence must be between 0 and 1")
     return replace(config, **values)

@@ -14,7 +14,10 @@ from evalharness.judge.stage import run_judge
 from evalharness.probes.stage import run_probes
 from evalharness.progress import console
 from evalharness.report.content import fmt_est
+from evalharness.report.validation import print_validation
 from evalharness.runstore import RunStore, write_json_atomic
+
+__all__ = ["print_validation", "run_all", "write_analysis"]
 
 
 def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
@@ -67,41 +70,3 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
         console.print(f"report: {path}")
     console.print(f"total time: {time.perf_counter() - started:.1f}s")
     return analysis
-
-
-def print_validation(result: dict[str, Any], config: RunConfig) -> None:
-    """The judge-validation table."""
-    table = Table(title=f"judge {config.judge} vs human labels ({result['judged']} pairs)")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    position = result.get("position") or {}
-    rows = [
-        ("accuracy vs labels", fmt_est(result["accuracy"], "pct")),
-        (
-            "Cohen's kappa",
-            "n/a" if result["cohen_kappa"] is None else f"{result['cohen_kappa']:+.2f}",
-        ),
-        ("'pick the longer' baseline accuracy", fmt_est(result["longer_baseline_accuracy"], "pct")),
-        ("position consistency", fmt_est(position.get("consistency"), "pct")),
-        ("first-slot share of verdicts", fmt_est(position.get("first_slot_share"), "pct")),
-        ("mass on A/B tokens", fmt_est(result["mean_mass"], "pct")),
-        ("length bias LBR (padded vs original)", fmt_est(result.get("lbr"), "signed")),
-        ("confidence bias CBR (assertive vs hedged)", fmt_est(result.get("cbr"), "signed")),
-        ("failed judgments", str(result["failed"])),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    acc = (result["accuracy"] or {}).get("value")
-    longer = (result["longer_baseline_accuracy"] or {}).get("value")
-    if acc is not None and longer is not None and acc <= longer:
-        console.print(
-            "[bold yellow]warning:[/] the judge does no better than always picking the longer "
-            "response; do not trust its verdicts on these data."
-        )
-    mass = (result["mean_mass"] or {}).get("value")
-    if mass is not None and mass < 0.5:
-        console.print(
-            f"[bold yellow]warning:[/] only {mass:.0%} of the judge's probability is on the "
-            "answer letters: it mostly does not answer the question."
-        )

@@ -11,14 +11,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from evalharness.analysis.bias import longer_baseline, position_stats, preference_rate
+from evalharness.analysis.bias import (
+    length_adjusted_rate,
+    longer_baseline,
+    net_preferences,
+    position_stats,
+    preference_rate,
+)
+from evalharness.analysis.intervals import wilson
+from evalharness.analysis.readings import (
+    bias_warning,
+    mass_warning,
+    mode_warning,
+    position_warning,
+)
 from evalharness.analysis.run import paired_orders
-from evalharness.analysis.stats import accuracy, cohen_kappa, mean_ci
+from evalharness.analysis.stats import accuracy, kappa_ci, mean_ci
 from evalharness.config import RunConfig
 from evalharness.generate import StageSummary
 from evalharness.judge.engine import Judge, PairItem
 from evalharness.judge.stage import judge_in_chunks, make_judge
 from evalharness.pairs import LabeledPair, load_pairs, resolve_pairs
+from evalharness.probes.markers import word_count
 from evalharness.probes.rewrite import make_variants
 from evalharness.probes.rules import load_rules
 from evalharness.records import PairwiseRecord
@@ -104,45 +118,139 @@ def run_validation(
     return table(pairs, records, judge, config), summary
 
 
+def _vote(p_output_1: float) -> float:
+    """1 for output_1, 0 for output_2, 0.5 for an exact tie (half a vote each)."""
+    return 1.0 if p_output_1 > 0.5 else 0.0 if p_output_1 < 0.5 else 0.5
+
+
+def baselines(
+    pairs: list[LabeledPair], count_tokens: Any, confidence: float
+) -> dict[str, dict[str, Any]]:
+    """Accuracy of the trivial judges on ``pairs``, each with a Wilson interval.
+
+    ``majority_label`` always names the more frequent label; ``always_first_slot`` says
+    "A" in both orders, which after both orders is a tie (half a vote) on every pair;
+    ``longer_chars`` / ``longer_words`` / ``longer_tokens`` pick the longer output
+    (equal length: half a vote).
+    """
+    labels = [p.label for p in pairs]
+    n = len(labels)
+    ones = sum(1 for x in labels if x == 1)
+    out = {
+        "majority_label": wilson(max(ones, n - ones), n, confidence).to_dict(),
+        "always_first_slot": wilson(n / 2, n, confidence).to_dict(),
+    }
+    for name, measure in (("chars", len), ("words", word_count), ("tokens", count_tokens)):
+        out[f"longer_{name}"] = longer_baseline(
+            labels,
+            [measure(p.output_1) for p in pairs],
+            [measure(p.output_2) for p in pairs],
+            confidence=confidence,
+        ).to_dict()
+    return out
+
+
+def baseline_warning(acc: dict[str, Any], base: dict[str, dict[str, Any]]) -> str | None:
+    """Warn when the judge's accuracy is not above the best trivial baseline by its interval."""
+    low = acc.get("low")
+    rivals = {k: v["value"] for k, v in base.items() if v.get("value") is not None}
+    if low is None or not rivals:
+        return None
+    best = max(rivals, key=lambda k: rivals[k])
+    if low > rivals[best]:
+        return None
+    return (
+        f"The judge's accuracy ({acc['value']:.0%}, CI {acc['low']:.0%}..{acc['high']:.0%}) is "
+        f"not clearly above the best trivial baseline ({best.replace('_', ' ')}: "
+        f"{rivals[best]:.0%}): do not trust its verdicts on these data."
+    )
+
+
 def table(
     pairs: list[LabeledPair], records: list[PairwiseRecord], judge: Judge, config: RunConfig
 ) -> dict[str, Any]:
-    """Accuracy, kappa, position statistics, the longer-answer baseline, LBR and CBR."""
-    seed = config.seed
+    """Accuracy, kappa, baselines, position statistics, LBR, CBR and the warnings."""
+    boot = {"seed": config.seed, "n_resamples": config.bootstrap, "confidence": config.confidence}
     by_comparison = paired_orders(records)
     orders = by_comparison.get(COMPARISON, {})
     judged = [p for p in pairs if p.id in orders]
     labels = [p.label for p in judged]
-    predictions = [1 if sum(orders[p.id]) / 2 > 0.5 else 2 for p in judged]
-    count = judge.backend.count_tokens
+    votes = [_vote(sum(orders[p.id]) / 2) for p in judged]
+    predictions = [1.0 if v == 1.0 else 2.0 if v == 0.0 else 1.5 for v in votes]
     mine = [r for r in records if r.comparison == COMPARISON]
+    logprob_records = [r for r in records if r.error is None and r.mode == "logprobs"]
+    modes: dict[str, int] = {}
+    for r in records:
+        if r.error is None:
+            modes[r.mode] = modes.get(r.mode, 0) + 1
+    base = baselines(judged, judge.backend.count_tokens, config.confidence)
+    n_label_1 = sum(1 for x in labels if x == 1)
     result: dict[str, Any] = {
         "pairs": len(pairs),
         "judged": len(judged),
         "failed": sum(1 for r in mine if r.error),
-        "accuracy": accuracy(labels, predictions, seed=seed).to_dict(),
-        "cohen_kappa": cohen_kappa(labels, predictions) if judged else None,
-        "longer_baseline_accuracy": longer_baseline(
-            labels,
-            [count(p.output_1) for p in judged],
-            [count(p.output_2) for p in judged],
-            seed=seed,
-        ).to_dict(),
-        "label_1_share": sum(1 for x in labels if x == 1) / len(labels) if labels else None,
-        "mean_mass": mean_ci([r.mass for r in mine if r.error is None], seed=seed).to_dict(),
+        "accuracy": accuracy(labels, predictions, **boot).to_dict(),
+        "ties": sum(1 for v in votes if v == 0.5),
+        "cohen_kappa": kappa_ci(labels, votes, **boot).to_dict(),
+        "label_1_share": wilson(n_label_1, len(labels), config.confidence).to_dict(),
+        "baselines": base,
+        "longer_baseline_accuracy": base["longer_tokens"],
+        "mean_mass": mean_ci([r.mass for r in logprob_records], **boot).to_dict(),
+        "modes": modes,
         "position": None,
         "lbr": None,
         "cbr": None,
+        "cbr_length_adjusted": None,
     }
-    if orders:
+    if judged:
         first = [orders[p.id][0] for p in judged]
         second = [1 - orders[p.id][1] for p in judged]
-        result["position"] = position_stats(first, second, seed=seed).to_dict()
+        clusters = [p.id for p in judged]
+        result["position"] = position_stats(first, second, clusters=clusters, **boot).to_dict()
     for name, comparison in (("lbr", "probe:padded"), ("cbr", "probe:assertive_vs_hedged")):
         probe = by_comparison.get(comparison, {})
         if probe:
-            values = list(probe.values())
+            ids = sorted(probe)
             result[name] = preference_rate(
-                [v[0] for v in values], [v[1] for v in values], seed=seed
+                [probe[i][0] for i in ids], [probe[i][1] for i in ids], clusters=ids, **boot
             ).to_dict()
+    cbr_pairs = by_comparison.get("probe:assertive_vs_hedged", {})
+    if cbr_pairs:
+        result["cbr_length_adjusted"] = _cbr_adjusted(pairs, cbr_pairs, judge, config).to_dict()
+    result["warnings"] = validation_warnings(result)
     return result
+
+
+def _cbr_adjusted(
+    pairs: list[LabeledPair],
+    cbr_pairs: dict[str, tuple[float, float]],
+    judge: Judge,
+    config: RunConfig,
+) -> Any:
+    """The CBR read at equal length (regression on the assertive − hedged token difference)."""
+    rules = load_rules(config.probe_rules)
+    by_id = {p.id: p for p in pairs}
+    ids = [i for i in sorted(cbr_pairs) if i in by_id]
+    count = judge.backend.count_tokens
+    gaps = []
+    for i in ids:
+        p = by_id[i]
+        v = make_variants(p.output_1, p.instruction, rules, config.seed, key=p.id)
+        gaps.append(float(count(v["assertive"].text) - count(v["hedged"].text)))
+    net = net_preferences([cbr_pairs[i][0] for i in ids], [cbr_pairs[i][1] for i in ids])
+    return length_adjusted_rate(
+        net, gaps, ids, seed=config.seed, n_resamples=config.bootstrap, confidence=config.confidence
+    )
+
+
+def validation_warnings(result: dict[str, Any]) -> list[str]:
+    """The same readings as `run` (position, length, confidence, mass, modes) plus baselines."""
+    out = [
+        baseline_warning(result["accuracy"], result["baselines"]),
+        position_warning(result.get("position")),
+        bias_warning("lbr", result.get("lbr")),
+        bias_warning("cbr", result.get("cbr"), result.get("cbr_length_adjusted")),
+        mass_warning("pairwise", result.get("mean_mass")),
+        mode_warning(result.get("modes") or {}),
+    ]
+    return [w for w in out if w]

@@ -145,7 +145,21 @@ def test_exploitability_not_significant_and_empty():
     assert res["significant"] is False
     assert res["ranking"] == ["a", "b"]
     empty = exploitability({})
-    assert empty == {"criterion": None, "shift": None, "ranking": [], "significant": False}
+    assert empty["criterion"] is None and empty["shift"] is None
+    assert empty["ranking"] == [] and empty["significant"] is False
+
+
+def test_exploitability_reports_ties_and_uses_the_familywise_decision():
+    shifts = {
+        "b": Estimate(0.3, 0.1, 0.5, 40),
+        "a": Estimate(-0.3, -0.5, -0.1, 40),
+        "c": Estimate(0.1, -0.1, 0.3, 40),
+    }
+    res = exploitability(shifts, {"a": (False, 0.2), "b": (False, 0.08), "c": (False, 1.0)})
+    assert res["tied"] == ["a", "b"] and res["criterion"] == "a = b"
+    assert res["significant"] is False  # the intervals exclude 0, Holm does not reject
+    res = exploitability(shifts, {"a": (False, 0.2), "b": (True, 0.01), "c": (False, 1.0)})
+    assert res["significant"] is True and res["significant_criteria"] == ["b"]
 
 
 # ----------------------------------------------------------------------------- longer baseline
@@ -171,14 +185,16 @@ def test_degenerate_sizes_give_nan_bounds_without_warnings(n):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         p = [0.7] * n
-        results = [
-            preference_rate(p, p),
-            score_shift(p, p),
-            longer_baseline([1] * n, [5] * n, [3] * n),
-            *vars(position_stats(p, p)).values(),
-        ]
+        stats = position_stats(p, p)
+        results = [preference_rate(p, p), score_shift(p, p)]
+        results += [v for v in vars(stats).values() if isinstance(v, Estimate)]
+        baseline = longer_baseline([1] * n, [5] * n, [3] * n)
     for est in results:
-        assert est.n == n
-        assert math.isnan(est.low) and math.isnan(est.high)
+        assert est.n in (n, 2 * n) or (n == 1 and est.n == 0)
+        if est.n == 0 or (est.n == 1 and "one unit" in est.note):
+            assert math.isnan(est.low) and math.isnan(est.high)
         assert est.note
         json.dumps(est.to_dict(), allow_nan=False)
+    json.dumps(stats.to_dict(), allow_nan=False)
+    # A proportion still has an interval at 1 of 1.
+    assert baseline.n == n and (n == 0) == math.isnan(baseline.low)

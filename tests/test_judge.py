@@ -294,3 +294,44 @@ def test_score_helpers():
     assert expected_score({"1": 0.0, "2": 0.0}) is None
     assert argmax_choice({}) is None
     assert normalized({"1": 0.0}) == {}
+
+
+def test_modes_are_data_per_record(run):
+    """One verdict read as text (no logprobs in its response) makes one text-mode record.
+
+    The others stay logprob records; the analysis counts both, leaves the text record out
+    of the mass, and warns that modes are mixed.
+    """
+    from evalharness.analysis.run import analyze
+    from evalharness.backends.base import ChoiceResult
+    from evalharness.backends.fake import FakeBackend
+    from evalharness.config import RunConfig
+    from evalharness.judge.engine import Judge, PairItem
+    from evalharness.templates import load_template
+
+    class OneTextVerdict(FakeBackend):
+        def choice_probs(self, requests, progress=None):
+            results = super().choice_probs(requests, progress)
+            first = results[0]
+            verdict = max(first.probs, key=first.probs.get)
+            one_hot = {c: float(c == verdict) for c in first.probs}
+            results[0] = ChoiceResult(one_hot, first.rendered_prompt, text=verdict, mode="text")
+            return results
+
+    from evalharness.specs import parse_spec
+
+    backend = OneTextVerdict(parse_spec("fake:j?mass=0.3"))
+    the_judge = Judge(
+        backend, load_rubric("helpfulness"), load_template("pointwise"), load_template("pairwise")
+    )
+    records = the_judge.compare([PairItem("p", "tuned_vs_base", "tuned", "base", "Q?", "x", "y")])
+    assert [r.mode for r in records] == ["text", "logprobs"]
+    assert records[0].low_mass is False and records[1].low_mass is True
+    store = RunStore(run)
+    store.append(records)
+    config = RunConfig(judge="fake:j?mass=0.3", bootstrap=50)
+    analysis = analyze(store, config)
+    rel = analysis["reliability"]
+    assert rel["modes"]["pairwise"] == {"logprobs": 1, "text": 1}
+    assert rel["pairwise_mass"]["n"] == 1 and rel["pairwise_mass"]["value"] == pytest.approx(0.3)
+    assert any("mixed modes" in w for w in analysis["warnings"])

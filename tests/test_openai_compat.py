@@ -582,10 +582,33 @@ def test_auto_text_mode_when_server_has_no_logprobs():
     assert results[0].text == "Score: 4" and results[0].error is None
     assert results[1].probs == {} and results[1].text == "I cannot say."
     assert results[1].error == "no verdict among 1,2,3,4,5 in: 'I cannot say.'"
-    # first: logprob try, then text; second: straight to text mode
-    assert [b["max_tokens"] for b in bodies] == [1, 16, 16]
-    assert "logprobs" not in bodies[2]
+    # Each request tries logprobs, then reads that one verdict as text: the run is never
+    # switched as a whole, and each result says which mode it was read in.
+    assert [b["max_tokens"] for b in bodies] == [1, 16, 1, 16]
+    assert "logprobs" not in bodies[1] and "logprobs" not in bodies[3]
+    assert results[0].mode == "text"
     assert backend.info.details["text_mode_auto"] is True
+
+
+def test_one_response_without_logprobs_makes_one_text_record():
+    """Logprobs for every request but the second: only that result is in text mode."""
+    calls: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        calls.append(body)
+        if body["max_tokens"] == 1 and len(calls) != 2:
+            return httpx.Response(200, json=chat_logprob_body({"A": -0.2, "B": -1.8}))
+        return httpx.Response(200, json=chat_body("B"))
+
+    backend = make_backend(handler, concurrency=1)
+    msgs = ({"role": "user", "content": "Which?"},)
+    requests = [ChoiceRequest(k, ("A", "B"), messages=msgs) for k in "abc"]
+    results = backend.choice_probs(requests)
+    assert [r.mode for r in results] == [None, "text", None]
+    assert results[1].probs == {"A": 0.0, "B": 1.0}
+    assert results[0].probs["A"] == pytest.approx(math.exp(-0.2))
+    assert results[2].probs["A"] == pytest.approx(math.exp(-0.2))
 
 
 def test_text_mode_false_reports_missing_logprobs():

@@ -310,9 +310,11 @@ def test_assertive_removes_every_hedge_and_adds_certainty(rules: ProbeRules) -> 
 
 
 def test_hedge_removal_mends_commas_and_capitals(rules: ProbeRules) -> None:
+    from evalharness.probes.rewrite import _remove_hedges
+
     text = "Probably, the disk is full. The disk, I think, is full. It is full, maybe."
-    out = make_variant("assertive", text, "", rules, 0).text
-    for fragment in ("he disk is full.", "The disk is", "It is", "full."):
+    out = _remove_hedges(text, rules)  # before the lead-ins that even out the lengths
+    for fragment in ("The disk is full.", "The disk is", "It is", "full."):
         assert fragment in out
     assert marker_counts(out, rules)["hedge"] == 0
     assert ", ," not in out and ", is" not in out and "full, ." not in out
@@ -493,3 +495,33 @@ def test_model_rewriter_template_overrides_and_validation(rules: ProbeRules) -> 
         ModelRewriter(backend, template={"paded": "x"}, rules=rules)
     with pytest.raises(ConfigError, match=r"unknown variable \{question\}"):
         ModelRewriter(backend, template={"user": "{question}"}, rules=rules)
+
+
+LENGTH_TEXTS = (
+    "The answer is 42.",
+    "I think the answer is probably 42. It might be 43 though. Water boils at 100 degrees.",
+    "Use `ls -la` to list files. Then run it again.",
+    "Certainly, the sky is blue. Clouds are white.",
+    "## Steps\n\n1. Open the file.\n2. Save it.\n\nThat is all, I believe.",
+)
+
+
+@pytest.mark.parametrize("text", LENGTH_TEXTS)
+def test_assertive_and_hedged_have_the_same_number_of_words(rules: ProbeRules, text: str) -> None:
+    from evalharness.backends.fake import confidence_score
+
+    for seed in range(8):
+        a = make_variant("assertive", text, "", rules, seed).text
+        h = make_variant("hedged", text, "", rules, seed).text
+        assert len(a.split()) == len(h.split()), (a, h)
+        assert word_count(a) == word_count(h), (a, h)
+        # Still a confidence probe: the assertive copy has no hedges, the hedged one has one.
+        assert marker_counts(a, rules)["hedge"] == 0
+        assert marker_counts(h, rules)["hedge"] >= 1
+        assert confidence_score(a) >= confidence_score(h)
+
+
+def test_neutral_fillers_carry_no_markers(rules: ProbeRules) -> None:
+    for filler in rules.neutral_fillers:
+        counts = marker_counts(filler, rules)
+        assert counts["certainty"] == counts["hedge"] == 0, filler

@@ -91,10 +91,9 @@ def test_non_finite_input_is_rejected_with_index():
     [
         ([], 0, math.nan, "no data"),
         ([0.7], 1, 0.7, "one unit"),
-        ([0.25] * 12, 12, 0.25, "all values equal"),
     ],
 )
-def test_degenerate_inputs_give_nan_bounds_and_a_note(values, n, value, note):
+def test_no_data_gives_nan_bounds_and_a_note(values, n, value, note):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for est in (
@@ -106,6 +105,31 @@ def test_degenerate_inputs_give_nan_bounds_and_a_note(values, n, value, note):
             assert note in est.note
         est = mean_ci(values)
         assert (math.isnan(est.value) and math.isnan(value)) or est.value == value
+
+
+def test_all_equal_values_give_a_degenerate_interval_that_excludes_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = mean_ci([0.25] * 12)
+        diff = paired_mean_diff_ci([0.25] * 12, [0.0] * 12)
+    for e in (est, diff):
+        assert (e.value, e.low, e.high, e.n) == (0.25, 0.25, 0.25, 12)
+        assert "degenerate" in e.note
+        assert e.excludes(0.0) and not e.excludes(0.25)
+    zero = mean_ci([0.0] * 5)
+    assert (zero.low, zero.high) == (0.0, 0.0) and not zero.excludes(0.0)
+
+
+def test_cluster_bootstrap_counts_prompts_and_is_wider_for_correlated_items():
+    rng = np.random.default_rng(8)
+    prompt_effect = rng.normal(0, 1, 40)
+    values = np.repeat(prompt_effect, 2) + rng.normal(0, 0.1, 80)  # two items per prompt
+    clusters = np.repeat(np.arange(40), 2).tolist()
+    items = mean_ci(values, n_resamples=500)
+    prompts = mean_ci(values, n_resamples=500, clusters=clusters)
+    assert items.n == 80 and prompts.n == 40
+    assert prompts.value == pytest.approx(items.value)
+    assert prompts.high - prompts.low > 1.25 * (items.high - items.low)
 
 
 # ----------------------------------------------------------------------------- win rate
@@ -186,8 +210,10 @@ def test_accuracy_with_ci():
     assert est.value == pytest.approx(0.8)
     assert est.low < 0.8 < est.high
     assert est.low > 0.65 and est.high < 0.92
+    # A proportion gets a Wilson interval even at 3 of 3; a tie (1.5) is half a vote.
     perfect = accuracy([1, 2, 1], [1, 2, 1])
-    assert perfect.value == 1.0 and math.isnan(perfect.low)
+    assert perfect.value == 1.0 and 0.4 < perfect.low < 0.5 and perfect.high == 1.0
+    assert accuracy([1, 2], [1.5, 1.5]).value == pytest.approx(0.5)
 
 
 # ----------------------------------------------------------------------------- controlled
@@ -214,7 +240,9 @@ def test_controlled_win_rate_removes_length_bias():
     assert length.low < 2.0 < length.high
     assert res.coefficients["intercept"].excludes(0.0) is False
     assert res.length_confidence_controlled is None
-    assert any("differs from raw" in w for w in res.warnings)
+    assert any("differs from the raw" in w for w in res.warnings)
+    diff = res.length.difference
+    assert diff.high < 0 and diff.value == pytest.approx(lc.value - res.raw.value)
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -246,7 +274,8 @@ def test_controlled_equals_raw_without_length_effect():
     res = controlled_win_rate(p, len_tuned, len_base, seed=0, n_resamples=100)
     assert abs(res.length_controlled.value - res.raw.value) < res.raw.half_width
     assert res.coefficients["length"].excludes(0.0) is False
-    assert not any("differs from raw" in w for w in res.warnings)
+    assert not any("differs from the raw" in w for w in res.warnings)
+    assert res.length.difference.low <= 0 <= res.length.difference.high
 
 
 def test_controlled_win_rate_is_deterministic_given_seed():
@@ -265,15 +294,16 @@ def test_controlled_win_rate_drops_constant_length_term():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = controlled_win_rate(p, lengths + 10, lengths, n_resamples=40)
-    assert any("length term dropped" in w for w in res.warnings)
-    assert "length term dropped" in res.length_controlled.note
+    assert any("length could not be estimated" in w for w in res.warnings)
+    assert "length" in res.length.dropped
+    assert res.to_dict()["length_controlled"]["dropped_terms"] == res.length.dropped
     assert math.isnan(res.coefficients["length"].value)
     # Intercept-only model: sigmoid(b0) is the mean preference.
     assert res.length_controlled.value == pytest.approx(res.raw.value)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2])
-def test_controlled_win_rate_degenerate_sizes(n):
+@pytest.mark.parametrize("n", [0, 1])
+def test_controlled_win_rate_too_few_prompts(n):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = controlled_win_rate([0.6] * n, list(range(n)), [0] * n, n_resamples=20)
@@ -283,24 +313,66 @@ def test_controlled_win_rate_degenerate_sizes(n):
     json.dumps(res.to_dict(), allow_nan=False)
 
 
-def test_controlled_win_rate_separation_and_singular_design():
+def test_controlled_win_rate_constant_preference_is_degenerate_not_missing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sep = controlled_win_rate([1.0] * 6, [1, 2, 3, 4, 5, 6], [0] * 6, n_resamples=20)
-        d = np.arange(8.0)
-        collinear = np.tanh(d / np.std(d, ddof=1))  # the confidence column copies the length one
+        res = controlled_win_rate([1.0] * 6, [1, 2, 3, 4, 5, 6], [0] * 6, n_resamples=20)
+    # Tuned is longer on every prompt and always wins: length and quality cannot be told
+    # apart, so there is no controlled rate, and a warning says so.
+    lc = res.length_controlled
+    assert math.isnan(lc.value) and "cannot be told apart" in lc.note
+    assert "extrapolation" in res.length.extrapolation
+    assert any("cannot be told apart" in w for w in res.warnings)
+    # With some prompts of equal length, a constant preference is a degenerate rate.
+    res = controlled_win_rate([1.0] * 6, [0, 0, 3, 4, 5, 6], [0] * 6, n_resamples=20)
+    lc = res.length_controlled
+    assert (lc.value, lc.low, lc.high) == (1.0, 1.0, 1.0)
+    assert not res.warnings
+
+
+def test_controlled_win_rate_singular_design_and_separation():
+    d = np.arange(8.0)
+    collinear = np.tanh(d / np.std(d, ddof=1))  # the confidence column copies the length one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         singular = controlled_win_rate(
             [0.2, 0.8] * 4, d, 0 * d, conf_tuned=collinear, conf_base=0 * d, n_resamples=20
         )
-    assert math.isnan(sep.length_controlled.low)
-    assert "Separation" in sep.length_controlled.note
+        # Shorter tuned answers always lose, equal ones tie: quasi-separation. The fit still
+        # settles its intercept (the prediction at equal length), near 0.5.
+        sep = controlled_win_rate(
+            [0.0] * 10 + [0.5] * 10, [0] * 10 + [5] * 10, [5] * 10 + [5] * 10, n_resamples=50
+        )
     full = singular.length_confidence_controlled
     assert full is not None and math.isnan(full.value)
     assert "singular" in full.note
-    # The length model's coefficients survive; the confidence one says why it is missing.
     assert math.isfinite(singular.coefficients["length"].value)
     assert "singular" in singular.coefficients["confidence"].note
     assert any(w.startswith("length+confidence model: singular") for w in singular.warnings)
+    assert sep.length_controlled.value == pytest.approx(0.5, abs=0.01)
+
+
+def test_batched_fit_matches_statsmodels():
+    import statsmodels.api as sm
+
+    from evalharness.analysis.controlled import fit_fractional_logit
+
+    rng = np.random.default_rng(11)
+    x = np.column_stack([np.ones(60), rng.normal(size=60), rng.normal(size=60)])
+    y = sigmoid(x @ [0.3, 1.0, -0.5] + rng.normal(0, 0.5, 60))
+    beta, ok = fit_fractional_logit(x[None], y[None])
+    ref = sm.GLM(y, x, family=sm.families.Binomial()).fit().params
+    assert ok[0]
+    assert beta[0] == pytest.approx(ref, abs=1e-6)
+
+
+def test_failed_refits_are_counted_and_too_many_leave_no_interval():
+    # Only two prompts differ in length: many resamples have no length variation.
+    p = [0.5] * 8 + [0.9, 0.1]
+    res = controlled_win_rate(p, [1] * 8 + [3, 0], [1] * 10, n_resamples=200)
+    lc = res.length_controlled
+    assert math.isnan(lc.low)
+    assert "bootstrap refits failed" in lc.note
 
 
 def test_controlled_win_rate_rejects_bad_input():
@@ -308,3 +380,46 @@ def test_controlled_win_rate_rejects_bad_input():
         controlled_win_rate([0.5, 0.5, 0.5], [1, 2, 3], [1, 2])
     with pytest.raises(HarnessError, match="both conf_tuned and conf_base"):
         controlled_win_rate([0.5, 0.5], [1, 2], [1, 2], conf_tuned=[0.1, 0.2])
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from evalharness.analysis.intervals import holm
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        p = rng.uniform(0, 0.2, rng.integers(1, 25)) ** 2
+        reject, adjusted = holm(list(p), 0.05)
+        ref_reject, ref_adjusted, _, _ = multipletests(p, alpha=0.05, method="holm")
+        assert reject == list(ref_reject)
+        assert adjusted == pytest.approx(list(ref_adjusted))
+
+
+def test_length_difference_far_from_zero_is_dropped_not_singular():
+    """Tuned always 28-30 tokens longer: tanh saturates, so length cannot be estimated."""
+    rng = np.random.default_rng(12)
+    d = rng.integers(28, 31, 40).astype(float)
+    p = rng.uniform(0.6, 1.0, 40)
+    res = controlled_win_rate(p, 10 + d, np.full(40, 10.0), n_resamples=50)
+    assert "barely varies" in res.length.dropped["length"]
+    assert any("length could not be estimated" in w for w in res.warnings)
+    assert not any("singular" in w for w in res.warnings)
+
+
+def test_turns_of_a_conversation_are_one_resampling_unit():
+    from evalharness.analysis.bias_section import unit
+
+    assert unit("mt81/turn-2") == unit("mt81/turn-1") == unit("mt81") == "mt81"
+    assert unit("plain/id") == "plain/id"
+    est = win_rate([0.9, 0.9, 0.1, 0.1], clusters=["a", "a", "b", "b"], n_resamples=50)
+    assert est.n == 2
+
+
+def test_intercept_only_model_never_differs_from_raw():
+    rng = np.random.default_rng(13)
+    p = rng.uniform(0.2, 0.9, 30)
+    res = controlled_win_rate(p, np.full(30, 50.0), np.full(30, 20.0), n_resamples=100)
+    assert res.length.difference.value == 0.0 and res.length.p_value == 1.0
+    assert res.length_controlled.value == pytest.approx(res.raw.value)
+    assert not any("differs from the raw" in w for w in res.warnings)

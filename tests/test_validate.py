@@ -78,8 +78,10 @@ def test_judge_that_sees_the_answer_is_perfect(tmp_path: Path) -> None:
     assert result["pairs"] == result["judged"] == 10
     assert result["failed"] == 0
     assert result["accuracy"]["value"] == 1.0
-    assert result["cohen_kappa"] == pytest.approx(1.0)
-    assert result["label_1_share"] == 0.5
+    assert result["cohen_kappa"]["value"] == pytest.approx(1.0)
+    assert result["cohen_kappa"]["low"] is not None
+    assert result["label_1_share"]["value"] == 0.5
+    assert result["warnings"] == []
     assert result["position"]["consistency"]["value"] == 1.0
     assert result["position"]["first_slot_share"]["value"] == 0.5
     # The probe variants carry GOOD on both sides or neither: this judge has no reason to
@@ -95,10 +97,16 @@ def test_length_judge_matches_the_longer_baseline(tmp_path: Path) -> None:
     output, result = validate(pairs, "fake:j?length=1.0", tmp_path / "out")
     assert result["accuracy"]["value"] == pytest.approx(0.6)
     assert result["longer_baseline_accuracy"]["value"] == pytest.approx(0.6)
-    assert "no better than always picking the longer" in " ".join(output.split())
+    text = " ".join(output.split())
+    assert "not clearly above the best trivial baseline" in text
     assert result["position"]["consistency"]["value"] == 1.0
     assert result["lbr"]["value"] == pytest.approx(1.0)
-    assert set(result["position"]) == {"consistency", "first_slot_share", "mean_p_first"}
+    # A deterministic length preference: a degenerate interval, and the same LBR warning as `run`.
+    assert result["lbr"]["low"] == result["lbr"]["high"] == 1.0
+    assert any("prefers longer answers" in w for w in result["warnings"])
+    assert "prefers longer answers" in text
+    for name in ("majority_label", "always_first_slot", "longer_chars", "longer_words"):
+        assert result["baselines"][name]["low"] is not None
     assert result["cbr"] is not None and -1.0 <= result["cbr"]["value"] <= 1.0
 
 
@@ -116,3 +124,16 @@ def test_rerun_resumes_without_judging_again(tmp_path: Path) -> None:
     judges = [b for b in _LOADED.values() if isinstance(b, FakeBackend)]
     assert judges and all(b.calls == [] for b in judges)
     assert second == first
+
+
+def test_always_a_judge_scores_half_and_is_warned_about(tmp_path: Path) -> None:
+    """Slot A in both orders is a tie on every pair: half a vote each, and a position warning."""
+    pairs = write_pairs(tmp_path / "pairs.jsonl", length_rows())
+    output, result = validate(pairs, "fake:j?position=1.0", tmp_path / "out")
+    assert result["accuracy"]["value"] == pytest.approx(0.5)
+    assert result["ties"] == 10
+    assert result["baselines"]["always_first_slot"]["value"] == pytest.approx(0.5)
+    warnings = " ".join(result["warnings"])
+    assert "not clearly above the best trivial baseline" in warnings
+    assert "favours the first slot" in warnings
+    assert "favours the first slot" in " ".join(output.split())

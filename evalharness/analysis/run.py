@@ -2,7 +2,8 @@
 
 Reads the run's records and returns the JSON document written to ``analysis.json``; the
 schema is documented in docs/analysis-schema.md. Every estimate is ``{value, low, high, n,
-note}`` with a 95% bootstrap interval over prompts (``null`` where it cannot be computed).
+note}``: proportions with a Wilson interval, means with a bootstrap over prompts (all items
+of a prompt resampled together), at the run's ``confidence`` with ``bootstrap`` resamples.
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from evalharness.analysis.bias import exploitability, position_stats, preference_rate, score_shift
+from evalharness.analysis.bias import position_stats, score_shift
+from evalharness.analysis.bias_section import bias_section, unit
+from evalharness.analysis.bias_section import boot as _boot
 from evalharness.analysis.cost import summarize as cost_summary
-from evalharness.analysis.stats import Estimate, controlled_win_rate, mean_ci, outcome, win_rate
+from evalharness.analysis.human import human_for_run
+from evalharness.analysis.intervals import wilson
+from evalharness.analysis.readings import (
+    bias_warning,
+    mass_warning,
+    mode_warning,
+    position_warning,
+)
+from evalharness.analysis.stats import controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig
 from evalharness.judge.stage import (
     MAIN_COMPARISON,
@@ -28,8 +39,6 @@ from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
 
 ANALYSIS_SCHEMA_VERSION = 1
-LOW_MASS_WARN = 0.5
-CONSISTENCY_WARN = 0.6
 
 
 def paired_orders(records: Iterable[PairwiseRecord]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -45,12 +54,17 @@ def paired_orders(records: Iterable[PairwiseRecord]) -> dict[str, dict[str, tupl
     return out
 
 
-def _position(pairs: dict[str, tuple[float, float]], seed: int) -> dict[str, Any] | None:
+def _position(
+    pairs: dict[str, tuple[float, float]], config: RunConfig, clusters: list[str] | None = None
+) -> dict[str, Any] | None:
+    """Position statistics; ``clusters`` are the prompt ids (default: the keys), resampled by
+    conversation."""
     if not pairs:
         return None
     first = [p[0] for p in pairs.values()]  # X in slot A: P(A) = p_x
     second = [1 - p[1] for p in pairs.values()]  # X in slot B: P(A) = 1 - p_x
-    return position_stats(first, second, seed=seed).to_dict()
+    ids = [unit(k) for k in (clusters if clusters is not None else list(pairs))]
+    return position_stats(first, second, clusters=ids, **_boot(config)).to_dict()
 
 
 def _scores(records: list[PointwiseRecord]) -> dict[tuple[str, str], dict[str, float]]:
@@ -62,33 +76,6 @@ def _scores(records: list[PointwiseRecord]) -> dict[tuple[str, str], dict[str, f
     return out
 
 
-def _shift(
-    scores: dict[tuple[str, str], dict[str, float]], criterion: str, kind: str, seed: int
-) -> Estimate:
-    orig, variant = [], []
-    for role in ("base", "tuned"):
-        before, after = (
-            scores.get((role, criterion), {}),
-            scores.get((f"{role}/{kind}", criterion), {}),
-        )
-        for prompt_id in sorted(before.keys() & after.keys()):
-            orig.append(before[prompt_id])
-            variant.append(after[prompt_id])
-    return score_shift(orig, variant, seed=seed)
-
-
-def _rate(
-    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], prefix: str, seed: int
-) -> Estimate:
-    first, second = [], []
-    for comparison, pairs in sorted(pairs_by_comparison.items()):
-        if comparison.startswith(prefix):
-            for p in pairs.values():
-                first.append(p[0])
-                second.append(p[1])
-    return preference_rate(first, second, seed=seed)
-
-
 def _headline(
     store: RunStore, config: RunConfig, pairs: dict[str, tuple[float, float]], rules: Any
 ) -> dict[str, Any]:
@@ -96,13 +83,28 @@ def _headline(
     ids = sorted(pairs)
     p_tuned = [(pairs[i][0] + pairs[i][1]) / 2 for i in ids]
     outcomes = [outcome(p, config.tie_band) for p in p_tuned]
-    disagree = [i for i in ids if (pairs[i][0] > 0.5) != (pairs[i][1] > 0.5)]
+    position = _position({i: pairs[i] for i in ids}, config) or {}
+    p1 = [pairs[i][0] for i in ids]
+    p2 = [1 - pairs[i][1] for i in ids]
+    disagree = [
+        i
+        for i, a, b in zip(ids, p1, p2, strict=True)
+        if a != 0.5 and b != 0.5 and (a > 0.5) == (b > 0.5)
+    ]
+    undecided = [i for i, a, b in zip(ids, p1, p2, strict=True) if a == 0.5 or b == 0.5]
     result: dict[str, Any] = {
         "n": len(ids),
-        "win_rate": win_rate(p_tuned, config.tie_band, seed=config.seed).to_dict(),
+        "win_rate": win_rate(
+            p_tuned, config.tie_band, clusters=[unit(i) for i in ids], **_boot(config)
+        ).to_dict(),
         "outcomes": {k: outcomes.count(k) for k in ("win", "tie", "loss")},
-        "order_disagreements": len(disagree),
+        "outcome_shares": {
+            k: wilson(outcomes.count(k), len(ids), config.confidence).to_dict()
+            for k in ("win", "tie", "loss")
+        },
+        "order_disagreements": position.get("order_disagreements", 0),
         "order_disagreement_ids": disagree,
+        "undecided": len(undecided),
         "tie_band": config.tie_band,
     }
     if len(ids) >= 3:
@@ -112,8 +114,7 @@ def _headline(
             [gens[i]["base"].output_tokens for i in ids],
             [confidence_density(gens[i]["tuned"].output, rules) for i in ids],
             [confidence_density(gens[i]["base"].output, rules) for i in ids],
-            seed=config.seed,
-            n_resamples=max(10, config.bootstrap // 2),
+            **_boot(config),
         )
         result["controlled"] = controlled.to_dict()
     else:
@@ -125,23 +126,33 @@ def _headline(
     return result
 
 
+def _modes(records: Iterable[PointwiseRecord | PairwiseRecord]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for r in records:
+        if r.error is None:
+            counts[r.mode or "logprobs"] += 1
+    return dict(sorted(counts.items()))
+
+
 def _reliability(
     config: RunConfig,
     point: list[PointwiseRecord],
     pair: list[PairwiseRecord],
     pairs: dict[str, dict[str, tuple[float, float]]],
 ) -> dict[str, Any]:
-    seed = config.seed
-    point_mass = [r.mass for r in point if r.error is None]
-    pair_mass = [r.mass for r in pair if r.error is None]
-    all_pairs = {f"{c}/{k}": v for c, d in pairs.items() for k, v in d.items()}
+    # Mass is a property of next-token probabilities: text-mode records have none.
+    point_lp = [r for r in point if r.error is None and r.mode == "logprobs"]
+    pair_lp = [r for r in pair if r.error is None and r.mode == "logprobs"]
+    all_pairs = {(c, k): v for c, d in pairs.items() for k, v in d.items()}
+    every = {f"{c}/{k}": v for (c, k), v in all_pairs.items()}
     return {
-        "position": _position(pairs.get(MAIN_COMPARISON, {}), seed),
-        "position_all_comparisons": _position(all_pairs, seed),
-        "pointwise_mass": mean_ci(point_mass, seed=seed).to_dict(),
-        "pairwise_mass": mean_ci(pair_mass, seed=seed).to_dict(),
-        "pointwise_low_mass_share": _share(r.low_mass for r in point if r.error is None),
-        "pairwise_low_mass_share": _share(r.low_mass for r in pair if r.error is None),
+        "position": _position(pairs.get(MAIN_COMPARISON, {}), config),
+        "position_all_comparisons": _position(every, config, [k for _, k in all_pairs]),
+        "pointwise_mass": mean_ci([r.mass for r in point_lp], **_boot(config)).to_dict(),
+        "pairwise_mass": mean_ci([r.mass for r in pair_lp], **_boot(config)).to_dict(),
+        "pointwise_low_mass_share": _share(r.low_mass for r in point_lp),
+        "pairwise_low_mass_share": _share(r.low_mass for r in pair_lp),
+        "modes": {"pointwise": _modes(point), "pairwise": _modes(pair)},
         "parse_failures": {
             "pointwise": sum(1 for r in point if r.error),
             "pairwise": sum(1 for r in pair if r.error),
@@ -155,64 +166,6 @@ def _reliability(
 def _share(flags: Iterable[bool]) -> float | None:
     values = list(flags)
     return sum(values) / len(values) if values else None
-
-
-def _bias(
-    config: RunConfig,
-    rubric_criteria: list[str],
-    scores: dict[tuple[str, str], dict[str, float]],
-    pairs: dict[str, dict[str, tuple[float, float]]],
-    probes: list[ProbeRecord],
-) -> dict[str, Any] | None:
-    if not probes:
-        return None
-    seed = config.seed
-    kinds = sorted({p.kind for p in probes})
-    out: dict[str, Any] = {"probes": {}}
-    for kind in kinds:
-        shifts = {c: _shift(scores, c, kind, seed) for c in rubric_criteria}
-        these = [p for p in probes if p.kind == kind]
-        out["probes"][kind] = {
-            "preference_over_original": _rate(pairs, f"probe:{kind}:", seed).to_dict(),
-            "score_shift": {c: e.to_dict() for c, e in shifts.items()},
-            "exploitability": _exploit(shifts),
-            "noop": sum(p.noop for p in these),
-            "n_variants": len(these),
-            "mean_original_tokens": _mean(p.original_tokens for p in these),
-            "mean_variant_tokens": _mean(p.variant_tokens for p in these),
-        }
-    out["lbr"] = out["probes"].get("padded", {}).get("preference_over_original")
-    out["cbr"] = _rate(pairs, "probe:assertive_vs_hedged:", seed).to_dict()
-    cbr_shifts = {}
-    for c in rubric_criteria:
-        assertive, hedged = _scores_for(scores, c, "assertive"), _scores_for(scores, c, "hedged")
-        common = sorted(assertive.keys() & hedged.keys())
-        cbr_shifts[c] = score_shift(
-            [hedged[k] for k in common], [assertive[k] for k in common], seed=seed
-        )
-    out["cbr_score_shift"] = {c: e.to_dict() for c, e in cbr_shifts.items()}
-    out["cbr_exploitability"] = _exploit(cbr_shifts)
-    return out
-
-
-def _scores_for(
-    scores: dict[tuple[str, str], dict[str, float]], criterion: str, kind: str
-) -> dict[tuple[str, str], float]:
-    out = {}
-    for role in ("base", "tuned"):
-        for prompt_id, value in scores.get((f"{role}/{kind}", criterion), {}).items():
-            out[(role, prompt_id)] = value
-    return out
-
-
-def _exploit(shifts: dict[str, Estimate]) -> dict[str, Any] | None:
-    usable = {c: e for c, e in shifts.items() if e.n > 0}
-    if not usable:
-        return None
-    result = exploitability(usable)
-    shift = result.get("shift")
-    result["shift"] = None if shift is None or shift != shift else shift
-    return result
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -240,12 +193,17 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
     for c in criteria:
         base, tuned = scores.get(("base", c), {}), scores.get(("tuned", c), {})
         common = sorted(base.keys() & tuned.keys())
+        clusters = [unit(k) for k in common]
         per_criterion[c] = {
-            "base": mean_ci(list(base.values()), seed=config.seed).to_dict(),
-            "tuned": mean_ci(list(tuned.values()), seed=config.seed).to_dict(),
+            "base": mean_ci([base[k] for k in common], **_boot(config)).to_dict(),
+            "tuned": mean_ci([tuned[k] for k in common], **_boot(config)).to_dict(),
             "tuned_minus_base": score_shift(
-                [base[k] for k in common], [tuned[k] for k in common], seed=config.seed
+                [base[k] for k in common],
+                [tuned[k] for k in common],
+                clusters=clusters,
+                **_boot(config),
             ).to_dict(),
+            "prompts_dropped": len(base.keys() ^ tuned.keys()),
         }
     gens = generations_by_prompt(store)
     points = [
@@ -272,13 +230,16 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
             "criteria": criteria,
             "prompts": len(gens),
             "seed": config.seed,
+            "bootstrap": config.bootstrap,
+            "confidence": config.confidence,
         },
         "headline": _headline(store, config, pairs.get(MAIN_COMPARISON, {}), rules),
         "criteria": per_criterion,
         "reliability": _reliability(config, point, pair, pairs),
-        "bias": _bias(config, criteria, scores, pairs, probes),
+        "bias": bias_section(config, criteria, scores, pairs, probes),
         "points": points,
     }
+    analysis["human"] = human_for_run(store, analysis, scores, criteria, config.tie_band)
     analysis["cost"] = cost_summary(store, analysis["bias"])
     analysis["warnings"] = warnings_for(analysis)
     return analysis
@@ -325,32 +286,20 @@ def warnings_for(analysis: dict[str, Any]) -> list[str]:
             "it may prefer its own outputs (self-preference)."
         )
     for kind in ("pointwise", "pairwise"):
-        mass = rel[f"{kind}_mass"]["value"]
-        if mass is not None and mass < LOW_MASS_WARN:
-            out.append(
-                f"Only {mass:.0%} of the judge's {kind} probability falls on the allowed answers: "
-                "it mostly did not answer the question, so its verdicts are weak evidence."
-            )
-    position = rel.get("position")
-    if position and position["consistency"]["value"] is not None:
-        value = position["consistency"]["value"]
-        if value < CONSISTENCY_WARN:
-            out.append(
-                f"The judge's verdict survives swapping the order in only {value:.0%} of pairs: "
-                "position decides more than content."
-            )
+        out.append(mass_warning(kind, rel[f"{kind}_mass"]) or "")
+    out.append(position_warning(rel.get("position")) or "")
     failures = rel["parse_failures"]
     if failures["pointwise"] + failures["pairwise"]:
         out.append(f"{failures['pointwise'] + failures['pairwise']} judgments failed to parse.")
+    modes = rel.get("modes") or {}
+    merged: dict[str, int] = defaultdict(int)
+    for counts in modes.values():
+        for mode, count in counts.items():
+            merged[mode] += count
+    out.append(mode_warning(merged) or "")
     controlled = analysis["headline"].get("controlled") or {}
     out.extend(controlled.get("warnings", []))
     bias = analysis.get("bias") or {}
-    for name, label in (("lbr", "longer"), ("cbr", "more confident")):
-        est = bias.get(name)
-        if est and est["low"] is not None and (est["low"] > 0 or est["high"] < 0):
-            direction = "prefers" if est["value"] > 0 else "penalises"
-            out.append(
-                f"The judge {direction} {label} answers with the same content "
-                f"({name.upper()} = {est['value']:+.2f}, CI {est['low']:+.2f}..{est['high']:+.2f})."
-            )
-    return out
+    out.append(bias_warning("lbr", bias.get("lbr")) or "")
+    out.append(bias_warning("cbr", bias.get("cbr"), bias.get("cbr_length_adjusted")) or "")
+    return [w for w in out if w]

@@ -88,7 +88,9 @@ class ChoiceResult:
     ``probs`` are raw probabilities (not renormalized): their sum is ``mass``, the share of
     the next-token distribution that fell on an allowed choice. ``text`` is set in text mode
     (backends without logprobs), where ``probs`` is one-hot on the parsed verdict, or empty
-    with ``error`` set when no verdict could be parsed.
+    with ``error`` set when no verdict could be parsed. ``mode`` says how this result was
+    read (``"logprobs"`` or ``"text"``) when the backend decided it per request; None
+    means the judge's configured mode.
     """
 
     probs: dict[str, float]
@@ -96,6 +98,7 @@ class ChoiceResult:
     text: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    mode: str | None = None
 
     @property
     def mass(self) -> float:

@@ -404,8 +404,9 @@ class OpenAICompatBackend(Backend):
 
     ``chat=True`` sends chat messages to ``/chat/completions`` (the server applies its chat
     template); ``chat=False`` renders them as a plain transcript for ``/completions``.
-    ``text_mode=None`` reads logprobs and switches to text mode when a response carries no
-    logprobs structure at all (the server does not give them); ``True`` always uses text
+    ``text_mode=None`` reads logprobs, and reads one verdict as text when its response
+    carries no logprobs structure at all (that result has ``mode="text"``; the next request
+    asks for logprobs again); ``True`` always uses text
     mode; ``False`` never does. ``max_retries`` is the most attempts per request.
     ``extra_body`` holds server-specific request fields merged into every request (for
     llama.cpp, ``{"repeat_penalty": 1.0}``); it may not set a field the backend sets itself.
@@ -438,7 +439,6 @@ class OpenAICompatBackend(Backend):
         self.chat = chat
         self.top_logprobs = top_logprobs
         self.text_mode = text_mode
-        self._auto_text = False
         self._verify = verify_model
         self._verified = False
         self._verify_lock = threading.Lock()
@@ -638,7 +638,7 @@ class OpenAICompatBackend(Backend):
             return self._choice_failed("", f"request {req.key!r} has no choices", start)
         messages, prompt = self._choice_input(req)
         rendered = super().render(messages, prompt)
-        if self.text_mode or (self.text_mode is None and self._auto_text):
+        if self.text_mode:
             return self._choice_text(req, messages, prompt, rendered, start)
         path, body, is_chat = self._request(
             messages, prompt, max_tokens=1, logprobs=self.top_logprobs
@@ -652,10 +652,11 @@ class OpenAICompatBackend(Backend):
             if self.text_mode is False:
                 error = f"{exc} (from {reply.url}); text_mode is off"
                 return self._choice_failed(rendered, error, start)
-            if not self._auto_text:
-                self._auto_text = True
+            # Only this response lacks logprobs: this record is read in text mode (and says
+            # so in its ``mode``); the next request asks for logprobs again.
+            if "text_mode_auto" not in self.info.details:
                 self.info.details["text_mode_auto"] = True
-                log.warning("%s returns no logprobs: switching to text mode", self.model)
+                log.warning("%s returned no logprobs: reading that verdict as text", self.model)
             return self._choice_text(req, messages, prompt, rendered, start)
         except ResponseFormatError as exc:
             return self._choice_failed(rendered, f"{exc} (from {reply.url})", start)
@@ -712,4 +713,5 @@ class OpenAICompatBackend(Backend):
             error = f"no verdict among {','.join(req.choices)} in: {text[:80]!r}"
             return self._choice_failed(rendered, error, start, text=text)
         probs = {c: float(c == verdict) for c in req.choices}
-        return ChoiceResult(probs, rendered, text=text, seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return ChoiceResult(probs, rendered, text=text, seconds=seconds, mode="text")

@@ -178,16 +178,28 @@ class Judge:
         results = []
         for request, gen in zip(requests, generations, strict=True):
             if gen.error:
-                results.append(ChoiceResult({}, gen.rendered_prompt, gen.text, gen.error))
+                results.append(
+                    ChoiceResult({}, gen.rendered_prompt, gen.text, gen.error, mode="text")
+                )
                 continue
             verdict = parse_last_verdict(gen.text, request.choices)
             if verdict is None:
                 reason = f"no verdict among {','.join(request.choices)} in {gen.text[:80]!r}"
-                results.append(ChoiceResult({}, gen.rendered_prompt, gen.text, reason))
+                results.append(ChoiceResult({}, gen.rendered_prompt, gen.text, reason, mode="text"))
                 continue
             probs = {c: 1.0 if c == verdict else 0.0 for c in request.choices}
-            results.append(ChoiceResult(probs, gen.rendered_prompt, gen.text, None, gen.seconds))
+            results.append(
+                ChoiceResult(probs, gen.rendered_prompt, gen.text, None, gen.seconds, mode="text")
+            )
         return results
+
+    def _mode(self, result: ChoiceResult) -> str:
+        """The mode a result was read in: the backend's per-request answer, else the judge's."""
+        return result.mode or self.mode
+
+    def _low_mass(self, result: ChoiceResult) -> bool:
+        """Low mass is a logprob-mode notion; a text verdict has no probability to lack."""
+        return self._mode(result) == "logprobs" and result.mass < self.low_mass
 
     def score(
         self, items: Sequence[PointwiseItem], progress: Progress | None = None
@@ -213,8 +225,8 @@ class Judge:
                     mass=result.mass,
                     expected=expected_score(probs),
                     argmax=int(best) if best is not None and best.isdigit() else None,
-                    low_mass=result.mass < self.low_mass,
-                    mode=self.mode,
+                    low_mass=self._low_mass(result),
+                    mode=self._mode(result),
                     raw_text=result.text,
                     error=result.error,
                     seconds=result.seconds,
@@ -252,8 +264,8 @@ class Judge:
                     mass=result.mass,
                     p_first=p_first,
                     p_x=p_x,
-                    low_mass=result.mass < self.low_mass,
-                    mode=self.mode,
+                    low_mass=self._low_mass(result),
+                    mode=self._mode(result),
                     raw_text=result.text,
                     error=result.error,
                     seconds=result.seconds,

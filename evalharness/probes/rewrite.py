@@ -11,6 +11,10 @@ Each variant keeps the content of the response and changes one property:
 * ``assertive``: hedges removed, one certainty opener and at most one certainty adverb added.
 * ``hedged``: one hedge opener and possibly one hedge adverb added.
 
+The assertive and hedged variants of one answer have the same number of words (split on
+whitespace): the shorter of the two gets content-free lead-ins (``neutral_fillers`` in the
+rules) before its sentences, so the CBR compares confidence, not length.
+
 Text inside fenced code blocks and inline code is never changed; headings, block quotes and
 tables are left alone. A variant whose text equals the original (an empty response, a single
 sentence with nothing to trim) is a no-op: :func:`is_noop` says so, and the analysis drops
@@ -40,6 +44,7 @@ from evalharness.probes.rules import PhraseRule, ProbeRules
 __all__ = [
     "VARIANTS",
     "Variant",
+    "confidence_pair",
     "is_noop",
     "make_variant",
     "make_variants",
@@ -79,11 +84,70 @@ def make_variant(
         text = _padded(response, instruction, rules, rng)
     elif kind == "shortened":
         text = _shortened(response, rules)
-    elif kind == "assertive":
-        text = _assertive(response, rules, rng)
     else:
-        text = _hedged(response, rules, rng)
+        assertive, hedged = confidence_pair(response, rules, seed, key)
+        text = assertive if kind == "assertive" else hedged
     return Variant(kind, text, name)
+
+
+def confidence_pair(response: str, rules: ProbeRules, seed: int, key: str = "") -> tuple[str, str]:
+    """The assertive and hedged variants of ``response``, matched in whitespace words.
+
+    Each is rewritten on its own; then the shorter gets neutral lead-ins before its
+    sentences until both have as many words (when it has a sentence to put them before).
+    """
+    assertive = _assertive(response, rules, _rng(seed, key, "assertive"))
+    hedged = _hedged(response, rules, _rng(seed, key, "hedged"))
+    gap = len(hedged.split()) - len(assertive.split())
+    rng = _rng(seed, key, "match")
+    # Openers the rewrite added may be lower-cased after a lead-in ("Here, certainly, ...").
+    added = rules.certainty_openers + rules.hedge_openers + rules.neutral_fillers
+    known = " ".join(p.lower() for p in added)
+    if gap > 0:
+        assertive = _fill(assertive, gap, rules.neutral_fillers, rng, known)
+    elif gap < 0:
+        hedged = _fill(hedged, -gap, rules.neutral_fillers, rng, known)
+    return assertive, hedged
+
+
+def _pieces(words: int, fillers: Sequence[str], rng: random.Random) -> list[str]:
+    """Fillers whose word counts add up to ``words`` (largest that fits first)."""
+    by_size: dict[int, list[str]] = {}
+    for filler in fillers:
+        by_size.setdefault(len(filler.split()), []).append(filler)
+    pieces: list[str] = []
+    left = words
+    while left > 0:
+        fits = [size for size in by_size if size <= left]
+        if not fits:
+            break
+        size = max(fits)
+        pieces.append(rng.choice(by_size[size]))
+        left -= size
+    return pieces
+
+
+def _fill(
+    text: str, words: int, fillers: Sequence[str], rng: random.Random, known: str = ""
+) -> str:
+    """``text`` with neutral lead-ins adding ``words`` words, spread over its sentences."""
+    doc = _parse(text)
+    sentences = [s for s in doc.sentences if _FIRST_WORD.match(text, s.start)]
+    if not sentences or not fillers:
+        return text
+    later = sentences[1:] or sentences
+    pieces = _pieces(words, fillers, rng)
+    leads: dict[int, list[str]] = {}
+    for index, piece in enumerate(pieces):
+        leads.setdefault(index % len(later), []).append(piece)
+    edits = []
+    for index, chosen in leads.items():
+        sentence = later[index]
+        original = text[sentence.start : sentence.end]
+        for lead in reversed(chosen):
+            original = _join(lead, original, f"{text} {known}")
+        edits.append((sentence.start, sentence.end, original))
+    return _apply(text, edits)
 
 
 def make_variants(

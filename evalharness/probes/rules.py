@@ -115,6 +115,11 @@ class ProbeRules:
         """Adverbs that make a claim sound unsure."""
         return tuple(self.confidence["hedge_adverbs"])
 
+    @property
+    def neutral_fillers(self) -> tuple[str, ...]:
+        """Content-free lead-ins that even out the lengths of the confidence variants."""
+        return tuple(self.confidence.get("neutral_fillers", DEFAULT_NEUTRAL_FILLERS))
+
 
 def load_rules(directory: str | Path | None = None) -> ProbeRules:
     """Load and validate the probe rules.
@@ -283,8 +288,20 @@ def _validate_length(data: dict[str, Any], path: Path) -> dict[str, Any]:
     }
 
 
+# Lead-ins that carry no content and no confidence, used to give the assertive and hedged
+# variants of an answer the same number of words (a file may leave the key out).
+DEFAULT_NEUTRAL_FILLERS = (
+    "Here,", "Now,", "Overall,", "In short,", "In brief,", "Put simply,",
+    "In other words,", "On this point,", "To put it simply,", "To put it another way,",
+)  # fmt: skip
+
+
 def _validate_confidence(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    keys = ("hedges", "certainty_openers", "certainty_adverbs", "hedge_openers", "hedge_adverbs")
+    keys = (
+        "hedges", "certainty_openers", "certainty_adverbs", "hedge_openers", "hedge_adverbs",
+        "neutral_fillers",
+    )  # fmt: skip
+    data = {"neutral_fillers": list(DEFAULT_NEUTRAL_FILLERS), **data}
     _check_keys(data, keys, path, "")
     readers: dict[str, Callable[[Any, Path, str], Any]] = {
         "hedges": _phrase_list,
@@ -292,6 +309,7 @@ def _validate_confidence(data: dict[str, Any], path: Path) -> dict[str, Any]:
         "certainty_adverbs": _string_list,
         "hedge_openers": _string_list,
         "hedge_adverbs": _string_list,
+        "neutral_fillers": _string_list,
     }
     return {key: readers[key](data[key], path, key) for key in keys}
 

@@ -83,9 +83,12 @@ def probed_prompts(prompt_ids: Sequence[str], config: RunConfig) -> set[str]:
     return set(order[:sample])
 
 
-def widest_interval(n: int) -> float | None:
-    """Half-width of the widest 95% interval of a rate over ``n`` answers (p = 0.5)."""
-    return 1.96 * math.sqrt(0.25 / n) if n else None
+def widest_interval(n: int, confidence: float = 0.95) -> float | None:
+    """Half-width of the widest normal-approximation interval of a rate over ``n`` answers
+    (at p = 0.5), at the given confidence level."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2)) * math.sqrt(0.25 / n) if n else None
 
 
 def build_probes(
@@ -243,13 +246,14 @@ def _report_budget(
     )
     if seconds:
         cost.record_stage(store, "bias", total, judge=judges[0] if judges else None, probes=seconds)
-    half = widest_interval(answers)
+    level = float(getattr(config, "confidence", 0.95))
+    half = widest_interval(answers, level)
     if half is None:
         return
     shares = ", ".join(f"{k} {s / total:.0%}" for k, s in seconds.items() if total > 0)
     console.print(
         f"bias probes: {len(chosen)} prompts, {answers} answers, kinds "
-        f"{', '.join(config.probes)}; a preference rate's 95% interval reaches at most "
+        f"{', '.join(config.probes)}; a preference rate's {level:.0%} interval reaches at most "
         f"+/-{half:.2f}" + (f"; share of the stage's time: {shares}" if shares else ""),
         highlight=False,
     )

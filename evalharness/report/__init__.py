@@ -71,4 +71,8 @@ def write_reports(store: RunStore, analysis: dict[str, Any]) -> dict[str, Path]:
     write_text_atomic(paths["markdown"], markdown)
     write_text_atomic(paths["html"], page)
     append_step_summary(markdown)
+    from evalharness.view.site import write_view_if_run
+
+    if (view := write_view_if_run(store)) is not None:
+        paths["view"] = view
     return paths

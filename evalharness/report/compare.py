@@ -102,6 +102,7 @@ def _metrics(analysis: Mapping[str, Any], criteria: list[str]) -> list[tuple[str
         ("position consistency", "pct", dig(rel, "position", "consistency")),
         ("first-slot share", "pct", dig(rel, "position", "first_slot_share")),
     ]
+    rows.append(("prediction-powered win rate", "pct", dig(analysis.get("human"), "ppi_win_rate")))
     return rows
 
 
@@ -230,6 +231,18 @@ def _abs_bias(name: str, key: str, label: str) -> Callable[..., GateResult]:
     return gate
 
 
+def _min_win_rate_ppi(
+    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
+) -> GateResult:
+    name = "min_win_rate_ppi"
+    value = _value(dig(current, "human", "ppi_win_rate"))
+    if value is None:
+        return _missing(name, "the prediction-powered win rate (human labels)", "current", limit)
+    ok = value >= limit
+    message = f"prediction-powered win rate {_pct(value)} {'≥' if ok else '<'} {_pct(limit)}"
+    return GateResult(name, ok, message, limit)
+
+
 GATES: dict[str, Callable[[float, Mapping[str, Any], Mapping[str, Any]], GateResult]] = {
     "min_win_rate": _min_win_rate,
     "max_win_rate_drop": _max_win_rate_drop,
@@ -237,6 +250,7 @@ GATES: dict[str, Callable[[float, Mapping[str, Any], Mapping[str, Any]], GateRes
     "min_position_consistency": _min_position_consistency,
     "max_abs_length_bias": _abs_bias("max_abs_length_bias", "lbr", "LBR"),
     "max_abs_confidence_bias": _abs_bias("max_abs_confidence_bias", "cbr", "CBR"),
+    "min_win_rate_ppi": _min_win_rate_ppi,
 }
 
 

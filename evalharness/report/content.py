@@ -152,6 +152,12 @@ def side(est: Any, zero: float = 0.0) -> int | None:
     return 0
 
 
+def ci_label(analysis: dict[str, Any]) -> str:
+    """``"95% CI"`` at the run's confidence level."""
+    level = number(dig(analysis, "run", "confidence"))
+    return f"{(level if level is not None else 0.95):.0%} CI"
+
+
 def points(x: float) -> str:
     """A net preference in [-1, 1] as percentage points of comparisons."""
     value = abs(x) * 100
@@ -200,7 +206,8 @@ def headline_rows(analysis: dict[str, Any]) -> list[Row]:
         Row(
             "Order disagreements",
             _of(head.get("order_disagreements"), n),
-            "Prompts whose winner changes when the two answers swap places.",
+            "Prompts where the same slot won both orders, so the winner changed with the order"
+            + _undecided_text(head.get("undecided")),
         ),
     ]
     return rows
@@ -210,6 +217,12 @@ def _of(count: Any, total: Any) -> str:
     if not isinstance(count, int):
         return NA
     return f"{count} of {total}" if isinstance(total, int) else str(count)
+
+
+def _undecided_text(count: Any) -> str:
+    if isinstance(count, int) and count:
+        return f"; {count} more were undecided (exactly 50% in an order)."
+    return "."
 
 
 def _tie_band_text(band: Any) -> str:
@@ -234,20 +247,39 @@ def _win_reading(est: Any) -> str:
 
 
 def _controlled_reading(est: Any, raw: Any, what: str) -> str:
+    """What a controlled rate says, from its difference to raw (a paired bootstrap interval)."""
     found, base = estimate(est), estimate(raw)
     if found is None:
         return f"Could not be computed: {_note(est)}" if isinstance(est, dict) else NA
+    dropped = found.get("dropped_terms") or {}
+    if dropped:
+        terms = " and ".join(dropped)
+        why = "; ".join(str(v) for v in dropped.values())
+        return (
+            f"{terms.capitalize()} could not be estimated ({why}): this rate does not hold "
+            f"{terms} equal, so it says nothing about whether {terms} explains the preference."
+        )
     if base is None:
         return ""
+    diff = estimate(found.get("minus_raw"))
+    where = side(diff) if diff is not None else None
     gap = found["value"] - base["value"]
-    if abs(gap) < 0.02:
-        return f"Barely moves with {what} held equal: the preference is not explained by {what}."
-    if gap < 0:
-        return (
-            f"Falls by {points(gap)} with {what} held equal: "
-            f"part of the raw preference is explained by {what}."
+    if where in (1, -1):
+        verb = "Falls" if gap < 0 else "Rises"
+        text = f"{verb} by {points(gap)} with {what} held equal (the difference's CI excludes 0)"
+        text += (
+            f": part of the raw preference is explained by {what}."
+            if gap < 0
+            else f": {what} works against tuned."
         )
-    return f"Rises by {points(gap)} with {what} held equal: {what} works against tuned."
+    elif where == 0:
+        text = f"No detectable change with {what} held equal (the difference's CI covers 0)."
+    else:
+        text = f"Changes by {points(gap)} with {what} held equal; no interval for the change."
+    extrapolation = found.get("extrapolation")
+    if extrapolation:
+        text += f" Read with care: {extrapolation}."
+    return text
 
 
 def _note(est: Any) -> str:
@@ -318,14 +350,14 @@ def reliability_rows(analysis: dict[str, Any]) -> list[Row]:
         Row(
             "Position consistency (tuned vs base)",
             fmt_est(consistency, "pct"),
-            _consistency_reading(consistency),
+            _consistency_reading(position),
         ),
         Row(
             "Position consistency (all comparisons)",
             fmt_est(every.get("consistency"), "pct"),
             "Includes the probe comparisons.",
         ),
-        Row("First-slot share of verdicts", fmt_est(first, "pct"), _first_slot_reading(first)),
+        Row("First-slot share of verdicts", fmt_est(first, "pct"), _first_slot_reading(position)),
         Row(
             "Mass on allowed tokens, pointwise",
             fmt_est(rel.get("pointwise_mass"), "pct"),
@@ -343,34 +375,57 @@ def reliability_rows(analysis: dict[str, Any]) -> list[Row]:
         ),
         Row("Low-mass judgments, pairwise", fmt_number(rel.get("pairwise_low_mass_share"), "pct")),
         Row("Parse failures", _failures_text(failures), _failures_reading(failures)),
+        Row("Judgments per mode", _modes_text(rel.get("modes")), _modes_reading(rel.get("modes"))),
     ]
 
 
-def _consistency_reading(est: Any) -> str:
-    found = estimate(est)
+def _modes_text(modes: Any) -> str:
+    if not isinstance(modes, dict):
+        return NA
+    parts = []
+    for kind, counts in modes.items():
+        if isinstance(counts, dict) and counts:
+            inner = ", ".join(f"{m} {c}" for m, c in counts.items())
+            parts.append(f"{kind}: {inner}")
+    return "; ".join(parts) or NA
+
+
+def _modes_reading(modes: Any) -> str:
+    if not isinstance(modes, dict):
+        return ""
+    used = {m for counts in modes.values() if isinstance(counts, dict) for m in counts}
+    if len(used) > 1:
+        return "Mixed modes: text-mode verdicts are all-or-nothing and carry no mass."
+    if used == {"text"}:
+        return "Text mode: verdicts are parsed from generated text; mass is not measured."
+    return "Next-token probabilities; mass is measured on these records only."
+
+
+def _consistency_reading(position: dict[str, Any]) -> str:
+    found = estimate(position.get("consistency"))
     if found is None:
         return "No pair was judged in both orders."
     value = found["value"]
-    text = f"The verdict survives swapping the two answers in {value:.0%} of pairs"
+    text = (
+        f"The verdict names the same answer in both orders in {value:.0%} of pairs "
+        f"({position.get('order_disagreements', NA)} order disagreements, "
+        f"{position.get('undecided', NA)} undecided at exactly 50%)"
+    )
+    if position.get("slot_decides"):
+        return text + ": when the order changes the verdict, the slot decided it."
     if value >= 0.9:
         return text + ": the judge looks at content, not position."
-    if value >= 0.6:
-        return text + ": position sometimes decides."
-    return text + ": position decides more than content."
+    return text + ": verdicts often change with the order (the judge is unsure or noisy)."
 
 
-def _first_slot_reading(est: Any) -> str:
-    found = estimate(est)
+def _first_slot_reading(position: dict[str, Any]) -> str:
+    found = estimate(position.get("first_slot_share"))
     if found is None:
         return NA
-    where = side(found, 0.5)
-    if where == 1:
-        return "The judge favours whichever answer comes first (CI above 50%)."
-    if where == -1:
-        return "The judge favours whichever answer comes second (CI below 50%)."
-    if where == 0:
-        return "No detectable slot preference (CI covers 50%)."
-    return "50% means no slot preference."
+    favours = position.get("favours")
+    if favours:
+        return f"The judge favours whichever answer comes {favours} (the position warning)."
+    return "No detectable slot preference (50% is ideal)."
 
 
 def _mass_reading(est: Any) -> str:
@@ -420,6 +475,13 @@ def bias_rows(analysis: dict[str, Any]) -> list[Row] | None:
             _cbr_reading(bias.get("cbr")),
         ),
     ]
+    rows.append(
+        Row(
+            "CBR at equal length (regression on which copy is longer)",
+            fmt_est(bias.get("cbr_length_adjusted"), "signed"),
+            _cbr_adjusted_reading(bias.get("cbr"), bias.get("cbr_length_adjusted"), bias),
+        )
+    )
     probes = section(bias, "probes")
     for kind, entry in probes.items():
         entry = section(entry)
@@ -428,7 +490,8 @@ def bias_rows(analysis: dict[str, Any]) -> list[Row] | None:
             Row(
                 f"Preference for {kind} over original",
                 fmt_est(pref, "signed"),
-                preference_reading(pref, kind, _bias_name(kind)) + _noop_text(entry),
+                preference_reading(pref, kind, _bias_name(kind), _confound_text(kind, entry))
+                + _noop_text(entry),
             )
         )
     return rows
@@ -438,6 +501,23 @@ def _bias_name(kind: str) -> str:
     return "confidence" if kind in ("assertive", "hedged") else "length"
 
 
+def _confound_text(kind: str, entry: dict[str, Any]) -> str:
+    """For a tone probe against its original: say when the copy is also longer."""
+    if kind not in ("assertive", "hedged"):
+        return ""
+    before, after = (
+        number(entry.get("mean_original_tokens")),
+        number(entry.get("mean_variant_tokens")),
+    )
+    if before is None or after is None or abs(after - before) < 0.5:
+        return ""
+    return (
+        f"the copy is also {'longer' if after > before else 'shorter'} ({after:.0f} vs "
+        f"{before:.0f} tokens on average), so this mixes tone and length; the CBR compares "
+        "tone alone"
+    )
+
+
 def _noop_text(entry: dict[str, Any]) -> str:
     noop, total = entry.get("noop"), entry.get("n_variants")
     if isinstance(noop, int) and isinstance(total, int) and noop:
@@ -445,14 +525,19 @@ def _noop_text(entry: dict[str, Any]) -> str:
     return ""
 
 
-def preference_reading(est: Any, kind: str, bias: str) -> str:
-    """One sentence on what a net preference for a probe variant over the original means."""
+def preference_reading(est: Any, kind: str, bias: str, confounded: str = "") -> str:
+    """One sentence on what a net preference for a probe variant over the original means.
+
+    ``confounded`` replaces the conclusion when the variant changed more than one property.
+    """
     found = estimate(est)
     if found is None:
         return f"{NA}: {_note(est)}" if isinstance(est, dict) else NOT_RUN
     variant, good, bad = PROBE_TEXT.get(
         kind, (f"the {kind} variant", f"it reacts to {bias}", f"it reacts to {bias}")
     )
+    if confounded:
+        good = bad = confounded
     value = found["value"]
     where = side(found)
     if where == 0:
@@ -496,6 +581,29 @@ def _cbr_reading(est: Any) -> str:
     return text + (" No interval could be formed: read with care." if where is None else "")
 
 
+def _cbr_adjusted_reading(raw: Any, adjusted: Any, bias: dict[str, Any]) -> str:
+    found = estimate(adjusted)
+    if found is None:
+        return f"{NA}: {_note(adjusted)}" if isinstance(adjusted, dict) else NOT_RUN
+    gap = section(bias, "cbr_length_gap")
+    sizes = ""
+    if gap:
+        mean_gap = number(gap.get("mean_abs_tokens")) or 0.0
+        sizes = (
+            f" The assertive and hedged copies differ by {mean_gap:.1f} tokens on average"
+            f" (at most {gap.get('max_abs_tokens', NA)})."
+        )
+    raw_side, adjusted_side = side(raw), side(found)
+    if raw_side in (1, -1) and adjusted_side == 0:
+        return (
+            "At equal length the confidence preference is not detectable: "
+            "the raw CBR follows length." + sizes
+        )
+    if adjusted_side in (1, -1):
+        return "The confidence preference holds at equal length." + sizes
+    return "No detectable confidence bias at equal length (CI covers 0)." + sizes
+
+
 def exploit_rows(analysis: dict[str, Any]) -> list[ExploitRow] | None:
     """Per probe (and for assertive-vs-hedged) the criterion it moves most; None if not run."""
     bias = analysis.get("bias")
@@ -513,13 +621,21 @@ def exploit_rows(analysis: dict[str, Any]) -> list[ExploitRow] | None:
             continue
         significant = bool(exploit.get("significant"))
         direction = "raises" if shift > 0 else "lowers"
+        tied = exploit.get("tied") or []
+        target = " and ".join(tied) if len(tied) > 1 else str(criterion)
+        adjusted = [number(section(exploit, "adjusted_p").get(c)) for c in (tied or [criterion])]
+        p_values = [p for p in adjusted if p is not None]
+        p_text = f"Holm-adjusted p = {min(p_values):.3f}" if p_values else "familywise test"
         if significant:
             reading = (
-                f"The {kind} rewrite {direction} {criterion} by {abs(shift):.2f} points "
-                f"(CI excludes 0): this criterion can be gamed by {_bias_name(kind)}."
+                f"The {kind} rewrite {direction} {target} by {abs(shift):.2f} points "
+                f"({p_text}, over every probe and criterion): "
+                f"this criterion can be gamed by {_bias_name(kind)}."
             )
+        elif len(tied) > 1:
+            reading = f"Largest shift shared by {target} (a tie); not significant ({p_text})."
         else:
-            reading = f"Largest shift is on {criterion}, but its CI covers 0: not significant."
+            reading = f"Largest shift is on {target}, but it is not significant ({p_text})."
         rows.append(
             ExploitRow(
                 kind, str(criterion), f"{shift:+.2f}", "yes" if significant else "no", reading

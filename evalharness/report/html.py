@@ -14,6 +14,7 @@ from typing import Any
 from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.human import human_html
 from evalharness.report.plots import Plot
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -110,7 +111,7 @@ def _bias(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         "<p>Net preference from −1 (always the original) to +1 (always the variant); "
         "0 means the judge ignores the change.</p>"
     )
-    parts.append(_rows(rows, ("measure", "estimate [95% CI]", "reading")))
+    parts.append(_rows(rows, ("measure", f"estimate [{content.ci_label(analysis)}]", "reading")))
     parts.append("<h3>Which criterion each probe moves most</h3>")
     exploit = content.exploit_rows(analysis) or []
     parts.append(
@@ -165,7 +166,10 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         f"(seed {esc(facts['Seed'])}).</p>",
         _trust(analysis),
         '<h2 id="headline">Headline: tuned vs base</h2>',
-        _rows(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        _rows(
+            content.headline_rows(analysis),
+            ("measure", f"value [{content.ci_label(analysis)}]", "reading"),
+        ),
         '<h2 id="criteria">Scores per criterion</h2>',
         criteria_table,
         figure(plots.get("criteria")),
@@ -174,11 +178,15 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         _rows(content.reliability_rows(analysis), ("measure", "value", "reading")),
         figure(plots.get("position")),
         _bias(analysis, plots),
+        human_html(analysis),
         _examples(analysis),
         '<h2 id="cost">Run cost</h2>' if cost_rows(analysis) else "",
         table(COST_HEADER, cost_rows(analysis), numeric=(3, 4)) if cost_rows(analysis) else "",
+        '<p id="view-link">Every prompt, with both answers, the judge\'s probabilities and its '
+        'order flips: <a href="view.html">view.html</a>.</p>',
         f"<footer>Run directory: {esc(facts['Run directory'])}. "
-        "Intervals are 95% bootstrap CIs over prompts.</footer>",
+        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
+        "together) for means; at the run's confidence level.</footer>",
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

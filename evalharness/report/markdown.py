@@ -16,7 +16,12 @@ from typing import Any
 from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.human import human_markdown
 
+VIEW_LINK_MD = (
+    "Every prompt, with both answers, the judge's probabilities and its order flips: "
+    "[view.html](view.html) (`evalharness view RUN_DIR`)."
+)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
 
@@ -73,7 +78,7 @@ def _bias_section(analysis: dict[str, Any]) -> list[str]:
         "Net preference from −1 (always the original) to +1 (always the variant); "
         "0 means the judge ignores the change.",
         "",
-        _rows_table(rows, ("measure", "estimate [95% CI]", "reading")),
+        _rows_table(rows, ("measure", f"estimate [{content.ci_label(analysis)}]", "reading")),
         "",
         "### Which criterion each probe moves most",
         "",
@@ -122,7 +127,10 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += [
         "## Headline: tuned vs base",
         "",
-        _rows_table(content.headline_rows(analysis), ("measure", "value [95% CI]", "reading")),
+        _rows_table(
+            content.headline_rows(analysis),
+            ("measure", f"value [{content.ci_label(analysis)}]", "reading"),
+        ),
         "",
         "## Scores per criterion",
         "",
@@ -145,12 +153,15 @@ def render_markdown(analysis: dict[str, Any]) -> str:
         "",
     ]
     lines += _bias_section(analysis)
+    lines += human_markdown(analysis)
     lines += _examples_section(analysis)
     if cost_rows(analysis):
         lines += ["## Run cost", "", md_table(COST_HEADER, cost_rows(analysis)), ""]
+    lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
-        "Intervals are 95% bootstrap CIs over prompts.</sub>",
+        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
+        "together) for means; at the run's confidence level.</sub>",
         "",
     ]
     return "\n".join(lines)

@@ -84,7 +84,7 @@ def score_vs_length(analysis: dict[str, Any]) -> Any:
 
 
 def criterion_bars(analysis: dict[str, Any]) -> Any:
-    """Each criterion's mean score per model, with 95% CI error bars."""
+    """Each criterion's mean score per model, with CI error bars."""
     criteria = section(analysis, "criteria")
     names = list(criteria)
     if not names:
@@ -110,7 +110,7 @@ def criterion_bars(analysis: dict[str, Any]) -> Any:
     if not drawn:
         raise _NoData("no criterion has a score")
     ax.set_xticks(range(len(names)), [str(n) for n in names], rotation=15)
-    ax.set_ylabel("mean score (95% CI)")
+    ax.set_ylabel("mean score (CI)")
     ax.set_ylim(1, 5)
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
@@ -191,7 +191,7 @@ def position_plot(analysis: dict[str, Any]) -> Any:
     ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("share (95% CI); green tick = ideal judge")
+    ax.set_xlabel("share (CI); green tick = ideal judge")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -204,17 +204,17 @@ PLOTS: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
     ),
     "criteria": (
         "Scores per criterion",
-        "Bar chart of mean scores per criterion for base and tuned with 95% CI error bars",
+        "Bar chart of mean scores per criterion for base and tuned with CI error bars",
         criterion_bars,
     ),
     "bias": (
         "Bias estimates",
-        "Forest plot of every bias estimate with its 95% CI and a zero line",
+        "Forest plot of every bias estimate with its CI and a zero line",
         bias_forest,
     ),
     "position": (
         "Position bias",
-        "Position consistency and first-slot share with 95% CIs",
+        "Position consistency and first-slot share with CIs",
         position_plot,
     ),
 }
