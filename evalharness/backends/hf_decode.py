@@ -74,7 +74,7 @@ def greedy(
         )
         cache = out.cache
         next_ids = out.logits[:, -1].argmax(-1)
-        next_ids = torch.where(finished, torch.full_like(next_ids, pad), next_ids)
+        next_ids = next_ids.masked_fill(finished, pad)
         new.append(next_ids)
         finished |= torch.isin(next_ids, eos)
         if stopped is not None and (step + 1) % STOP_CHECK_EVERY == 0:
