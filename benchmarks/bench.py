@@ -120,7 +120,13 @@ def judge_workload(
         stats = judge.backend.stats  # type: ignore[attr-defined]
         judge.backend.suffix_batch = batched  # type: ignore[attr-defined]
         stats.update(forward_calls=0, tokens_computed=0, tokens_padding=0)
-        records, seconds = _timed(lambda: run(judge), times)
+
+        def fresh() -> Any:
+            # every path pays for the rubric prefix: forget the one kept from the last call
+            judge.backend._root = ((), None)  # type: ignore[attr-defined]
+            return run(judge)
+
+        records, seconds = _timed(fresh, times)
         return records, seconds, stats["tokens_computed"] // times
 
     for kind, run, count in (
