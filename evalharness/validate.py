@@ -170,7 +170,11 @@ def table(
     pairs: list[LabeledPair], records: list[PairwiseRecord], judge: Judge, config: RunConfig
 ) -> dict[str, Any]:
     """Accuracy, kappa, baselines, position statistics, LBR, CBR and the warnings."""
-    boot = {"seed": config.seed, "n_resamples": config.bootstrap, "confidence": config.confidence}
+    boot: dict[str, Any] = {
+        "seed": config.seed,
+        "n_resamples": config.bootstrap,
+        "confidence": config.confidence,
+    }
     by_comparison = paired_orders(records)
     orders = by_comparison.get(COMPARISON, {})
     judged = [p for p in pairs if p.id in orders]

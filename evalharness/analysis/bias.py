@@ -140,7 +140,7 @@ def exploitability(
 
     adjusted = {k: v[1] for k, v in (significance or {}).items() if k in shifts}
     significant = [n for n in names if is_significant(n)]
-    empty = {
+    empty: dict[str, object] = {
         "criterion": None,
         "tied": [],
         "shift": None,
@@ -190,7 +190,7 @@ def longer_baseline(
 
 
 def length_adjusted_rate(
-    net: Sequence[float],
+    net: Sequence[float] | np.ndarray,
     d_len: Sequence[float],
     clusters: Sequence[Hashable] | None = None,
     seed: int = 0,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from evalharness.analysis.estimate import (
     NAN,
@@ -110,7 +111,9 @@ def _sigmoid(x: FloatArray) -> FloatArray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=float)
 
 
-def fit_fractional_logit(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+def fit_fractional_logit(
+    x: FloatArray, y: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Batched fractional-logit fits by Newton's method.
 
     ``x`` is (B, n, k) and ``y`` (B, n) with targets in [0, 1]. Returns the (B, k)

@@ -56,7 +56,7 @@ def _cluster_sums(
         raise HarnessError(f"cluster bootstrap: {len(x)} values but {len(clusters)} cluster ids")
     index: dict[Hashable, int] = {}
     codes = np.array([index.setdefault(c, len(index)) for c in clusters], dtype=int)
-    sums = np.bincount(codes, weights=x, minlength=len(index))
+    sums = np.bincount(codes, weights=x, minlength=len(index)).astype(float)
     counts = np.bincount(codes, minlength=len(index)).astype(float)
     return sums, counts
 
