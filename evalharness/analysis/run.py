@@ -240,7 +240,8 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "points": points,
     }
     analysis["human"] = human_for_run(store, analysis, scores, criteria, config.tie_band)
-    analysis["cost"] = cost_summary(store, analysis["bias"])
+    bias = analysis["bias"]
+    analysis["cost"] = cost_summary(store, bias if isinstance(bias, dict) else None)
     analysis["warnings"] = warnings_for(analysis)
     return analysis
 

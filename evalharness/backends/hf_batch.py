@@ -50,7 +50,7 @@ def can_batch(cache: Any) -> bool:
     """Whether a prefix cache can be expanded and indexed along the batch dimension."""
     from transformers.cache_utils import DynamicLayer
 
-    layers = getattr(cache, "layers", None)
+    layers: list[Any] = list(getattr(cache, "layers", None) or [])
     return bool(layers) and all(
         type(layer) is DynamicLayer and layer.get_seq_length() > 0 for layer in layers
     )
@@ -142,36 +142,43 @@ def batched_distributions(
             backend, [token_lists[groups[g][0]] for g in chunk], [group_lens[g] for g in chunk],
             shared_len, root_cache,
         )  # fmt: skip
-        members = sum(len(groups[g]) for g in chunk)
-        group_share = (time.perf_counter() - started) / members
+        n_members = sum(len(groups[g]) for g in chunk)
+        group_share = (time.perf_counter() - started) / n_members
         rows: list[tuple[int, int, list[int], int | None]] = []  # (request, cache row, ids, lead)
         for row, g in enumerate(chunk):
             for index in groups[g]:
                 suffix = token_lists[index][group_lens[g] :]
-                for lead in leads[index] or [None]:
-                    rows.append((index, row, suffix + ([lead] if lead is not None else []), lead))
+                options: list[int | None] = list(leads[index]) or [None]
+                for option in options:
+                    extra = [option] if option is not None else []
+                    rows.append((index, row, suffix + extra, option))
         for part in buckets([len(r[2]) for r in rows], MAX_ROWS, max_tokens):
             started = time.perf_counter()
             chosen = [rows[i] for i in part]
             logits = _suffix_logits(backend, chosen, cache, cache_mask, group_lens, chunk)
             probs = torch.softmax(logits.float(), dim=-1).cpu()
             seconds = (time.perf_counter() - started) / len(chosen)
-            for n, (index, _, _, lead) in enumerate(chosen):
-                first = probs[n, -2] if lead is not None else probs[n, -1]
-                spent = seconds + group_share + root_share
-                previous = out[index]
+            for n, (request, _, _, token) in enumerate(chosen):
+                first = probs[n, -2] if token is not None else probs[n, -1]
+                previous = out[request]
+                entry: Distribution
                 if previous is None:
-                    out[index] = (first, {}, spent)
+                    entry = (first, {}, seconds + group_share + root_share)
                 else:
-                    out[index] = (previous[0], previous[1], previous[2] + seconds)
-                if lead is not None:
-                    out[index][1][lead] = probs[n, -1]
+                    entry = (previous[0], previous[1], previous[2] + seconds)
+                if token is not None:
+                    entry[1][token] = probs[n, -1]
+                out[request] = entry
             if progress:
-                done = {index for index, *_ in chosen}
-                finished = [i for i in done if len(out[i][1]) == len(leads[i])]  # type: ignore[index]
+                done = {request for request, *_ in chosen}
+                finished = [i for i in done if len(_after(out[i])) == len(leads[i])]
                 if finished:
                     progress(len(finished))
     return [item for item in out if item is not None]
+
+
+def _after(item: Distribution | None) -> dict[int, torch.Tensor]:
+    return {} if item is None else item[1]
 
 
 def _group_caches(
