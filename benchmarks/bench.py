@@ -345,8 +345,8 @@ def end_to_end(extra: list[str] | None = None, keep: str | None = None) -> dict[
 def e2e_old_vs_new(
     overrides: dict[str, Any] | None = None, new_settings: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A warm `run` in this process with the previous judge and decode paths and every probe,
-    then with the batched judge, the plain greedy loop and ``new_settings`` (for example
+    """A warm `run` in this process with the previous judge path and every probe, then with
+    the batched judge and ``new_settings`` (for example
     ``{"probe_sample": 6}``), one after the other; the model cache must be filled already."""
     import evalharness
     from evalharness.backends.hf import HFBackend
@@ -358,7 +358,7 @@ def e2e_old_vs_new(
 
             def patched(self: Any, *args: Any, _new: bool = new, **kwargs: Any) -> None:
                 init(self, *args, **kwargs)
-                self.suffix_batch = self.plain_greedy = _new
+                self.suffix_batch = _new
 
             HFBackend.__init__ = patched  # type: ignore[method-assign]
             try:

@@ -79,8 +79,9 @@ class HFBackend(Backend):
         self.info.details["batch_size_used"] = self.batch_size
         self.prefix_cache = prefix_cache
         self.suffix_batch = True
-        self.plain_greedy = True
-        """Greedy generation in a plain decode loop (hf_decode) instead of ``generate``."""
+        self.plain_greedy = False
+        """Greedy generation in a plain decode loop (hf_decode) instead of ``generate``: off
+        until it is measured faster at batch size (see README Performance)."""
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._root: tuple[tuple[int, ...], Any] = ((), None)
