@@ -93,10 +93,20 @@ def _timed(fn: Any, repeats: int) -> tuple[Any, float]:
     return result, statistics.median(times)
 
 
+def _worst_dp(records: Any, reference: Any) -> float:
+    """Largest |Δp| over all choices of all judgments."""
+    return max(
+        abs(a.probs[k] - b.probs[k])
+        for a, b in zip(records, reference, strict=True)
+        for k in a.probs
+    )
+
+
 def judge_workload(
     spec: str, n: int = 16, repeats: int = 3, naive_repeats: int = 1
 ) -> dict[str, Any]:
-    """Optimized vs naive judge path on the same judgments: speed, agreement, roofline."""
+    """Naive, previous fast (one suffix at a time) and batched-suffix judge paths on the same
+    judgments: speed, agreement with the naive path, share of the unique-token roofline."""
     points, pairs = workload_items(n)
     fast = make_judge(spec, prefix_cache=True)
     naive = make_judge(spec, prefix_cache=False)
@@ -105,41 +115,61 @@ def judge_workload(
     params = sum(p.numel() for p in backend.model.parameters())
     gflops = matmul_gflops(torch.get_num_threads())
     out["matmul_gflops"] = round(gflops, 1)
-    for kind, run_fast, run_naive, count in (
-        ("pointwise", lambda: fast.score(points), lambda: naive.score(points),
-         len(points) * len(fast.rubric.criteria)),
-        ("pairwise", lambda: fast.compare(pairs), lambda: naive.compare(pairs), 2 * len(pairs)),
-    ):  # fmt: skip
-        backend.stats.update(forward_calls=0, tokens_computed=0)
-        fast_records, fast_s = _timed(run_fast, repeats)
-        tokens_fast = backend.stats["tokens_computed"] // repeats
-        naive_backend: Any = naive.backend
-        naive_backend.stats.update(forward_calls=0, tokens_computed=0)
-        naive_records, naive_s = _timed(run_naive, naive_repeats)
-        tokens_naive = naive_backend.stats["tokens_computed"] // naive_repeats
-        delta = max(
-            abs(a.probs[k] - b.probs[k])
-            for a, b in zip(fast_records, naive_records, strict=True)
-            for k in a.probs
+
+    def measure(judge: Judge, run: Any, times: int, batched: bool = True) -> tuple[Any, float, int]:
+        stats = judge.backend.stats  # type: ignore[attr-defined]
+        judge.backend.suffix_batch = batched  # type: ignore[attr-defined]
+        stats.update(forward_calls=0, tokens_computed=0, tokens_padding=0)
+
+        def fresh() -> Any:
+            # every path pays for the rubric prefix: forget the one kept from the last call
+            judge.backend._root = ((), None)  # type: ignore[attr-defined]
+            return run(judge)
+
+        records, seconds = _timed(fresh, times)
+        return records, seconds, stats["tokens_computed"] // times
+
+    for kind, run, count in (
+        ("pointwise", lambda j: j.score(points), len(points) * len(fast.rubric.criteria)),
+        ("pairwise", lambda j: j.compare(pairs), 2 * len(pairs)),
+    ):
+        old_records, old_s, tokens_old = measure(fast, run, repeats, batched=False)
+        fast_records, fast_s, tokens_fast = measure(fast, run, repeats)
+        naive_records, naive_s, tokens_naive = measure(naive, run, naive_repeats)
+
+        delta, delta_old = (
+            _worst_dp(fast_records, naive_records),
+            _worst_dp(old_records, naive_records),
         )
         roofline_s = 2 * params * tokens_fast / (gflops * 1e9)
         out[kind] = {
             "judgments": count,
             "naive_judgments_per_s": round(count / naive_s, 2),
+            "old_judgments_per_s": round(count / old_s, 2),
             "fast_judgments_per_s": round(count / fast_s, 2),
             "speedup": round(naive_s / fast_s, 2),
+            "old_speedup": round(naive_s / old_s, 2),
+            "fast_vs_old": round(old_s / fast_s, 2),
             "naive_seconds": round(naive_s, 2),
+            "old_seconds": round(old_s, 2),
             "fast_seconds": round(fast_s, 2),
             "tokens_naive": tokens_naive,
+            "tokens_old": tokens_old,
             "tokens_fast": tokens_fast,
             "roofline_judgments_per_s": round(count / roofline_s, 2),
+            "old_share_of_roofline": round(2 * params * tokens_old / (gflops * 1e9) / old_s, 2),
             "fast_share_of_roofline": round(roofline_s / fast_s, 2),
             "max_abs_dp": delta,
-            "agree": delta < 1e-3,
+            "old_max_abs_dp": delta_old,
+            "agree": max(delta, delta_old) < 1e-4,
         }
-    total_naive = out["pointwise"]["naive_seconds"] + out["pairwise"]["naive_seconds"]
-    total_fast = out["pointwise"]["fast_seconds"] + out["pairwise"]["fast_seconds"]
-    out["speedup_all"] = round(total_naive / total_fast, 2)
+    for path in ("naive", "old", "fast"):
+        out[f"{path}_seconds_all"] = round(
+            out["pointwise"][f"{path}_seconds"] + out["pairwise"][f"{path}_seconds"], 2
+        )
+    out["speedup_all"] = round(out["naive_seconds_all"] / out["fast_seconds_all"], 2)
+    out["old_speedup_all"] = round(out["naive_seconds_all"] / out["old_seconds_all"], 2)
+    out["fast_vs_old_all"] = round(out["old_seconds_all"] / out["fast_seconds_all"], 2)
     return out
 
 
@@ -185,6 +215,40 @@ def generation_workload(
         }
     clear_loaded()
     out["texts"] = texts[batches[0]]
+    return out
+
+
+def decode_workload(
+    spec: str, n: int = 16, new_tokens: int = 96, batches: tuple[int, ...] = (1, 16)
+) -> dict[str, Any]:
+    """``model.generate`` (old) vs the plain greedy loop (new), same model and prompts."""
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
+    out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
+    for batch in batches:
+        clear_loaded()
+        backend: Any = load_backend(spec, BackendOptions(batch_size=batch))
+        requests = [
+            GenerationRequest(item.id, messages=({"role": "user", "content": item.prompt},),
+                              max_new_tokens=new_tokens)
+            for item in prompts
+        ]  # fmt: skip
+        backend.generate(requests[:1])  # warm up
+        row: dict[str, Any] = {}
+        texts = {}
+        for path, plain in (("generate", False), ("loop", True)):
+            backend.plain_greedy = plain
+            started = time.perf_counter()
+            results = backend.generate(requests)
+            seconds = time.perf_counter() - started
+            tokens = sum(r.output_tokens for r in results)
+            texts[path] = [r.text for r in results]
+            row[f"{path}_tok_per_s"] = round(tokens / seconds, 1)
+        row["loop_vs_generate"] = round(row["loop_tok_per_s"] / row["generate_tok_per_s"], 2)
+        row["same_text"] = sum(
+            a == b for a, b in zip(texts["loop"], texts["generate"], strict=True)
+        )
+        out[f"batch_{batch}"] = row
+    clear_loaded()
     return out
 
 
@@ -278,6 +342,45 @@ def end_to_end(extra: list[str] | None = None, keep: str | None = None) -> dict[
     return out
 
 
+def e2e_old_vs_new(
+    overrides: dict[str, Any] | None = None, new_settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A warm `run` in this process with the previous judge path and every probe, then with
+    the batched judge and ``new_settings`` (for example
+    ``{"probe_sample": 6}``), one after the other; the model cache must be filled already."""
+    import evalharness
+    from evalharness.backends.hf import HFBackend
+
+    init = HFBackend.__init__
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, new in (("old", False), ("new", True)):
+
+            def patched(self: Any, *args: Any, _new: bool = new, **kwargs: Any) -> None:
+                init(self, *args, **kwargs)
+                self.suffix_batch = _new
+
+            HFBackend.__init__ = patched  # type: ignore[method-assign]
+            try:
+                clear_loaded()
+                settings = {**(overrides or {}), **((new_settings or {}) if new else {})}
+                started = time.perf_counter()
+                result = evalharness.run(run_dir=Path(tmp) / label, **settings)
+                seconds = time.perf_counter() - started
+            finally:
+                HFBackend.__init__ = init  # type: ignore[method-assign]
+                clear_loaded()
+            cost = result.analysis.get("cost", {})
+            out[label] = {
+                "seconds": round(seconds, 1),
+                "settings": settings,
+                "stage_seconds": {k: v["seconds"] for k, v in cost.get("stages", {}).items()},
+                "bias_interval_width": cost.get("bias_interval_width"),
+            }
+    out["new_vs_old"] = round(out["new"]["seconds"] / out["old"]["seconds"], 2)
+    return out
+
+
 def growth(sizes: tuple[int, ...] = (8, 16, 32)) -> dict[str, Any]:
     """Wall time of a full run on the MT-Bench set for growing prompt counts (warm cache)."""
     out = {}
@@ -299,14 +402,19 @@ def print_table(figures: dict[str, Any]) -> None:
     judge = figures.get("judge")
     if judge:
         print(f"\nJUDGE WORKLOAD ({judge['spec']}; matmul {judge['matmul_gflops']} GFLOP/s)")
-        print(f"{'':10} {'naive j/s':>10} {'fast j/s':>10} {'speedup':>8} {'tokens naive':>13} "
-              f"{'tokens fast':>12} {'roofline j/s':>13} {'max|dp|':>9}")  # fmt: skip
+        print("old = prefix cache, one suffix per forward; new = batched suffixes")
+        print(f"{'':10} {'naive j/s':>10} {'old j/s':>8} {'new j/s':>8} {'old/naive':>10} "
+              f"{'new/naive':>10} {'new/old':>8} {'roofline j/s':>13} {'old roof':>9} "
+              f"{'new roof':>9} {'max|dp|':>9}")  # fmt: skip
         for kind in ("pointwise", "pairwise"):
             r = judge[kind]
-            print(f"{kind:10} {r['naive_judgments_per_s']:>10} {r['fast_judgments_per_s']:>10} "
-                  f"{r['speedup']:>7}x {r['tokens_naive']:>13} {r['tokens_fast']:>12} "
-                  f"{r['roofline_judgments_per_s']:>13} {r['max_abs_dp']:>9.1e}")  # fmt: skip
-        print(f"all judgments: {judge['speedup_all']}x faster than naive")
+            print(f"{kind:10} {r['naive_judgments_per_s']:>10} {r['old_judgments_per_s']:>8} "
+                  f"{r['fast_judgments_per_s']:>8} {r['old_speedup']:>9}x {r['speedup']:>9}x "
+                  f"{r['fast_vs_old']:>7}x {r['roofline_judgments_per_s']:>13} "
+                  f"{r['old_share_of_roofline']:>9.0%} {r['fast_share_of_roofline']:>9.0%} "
+                  f"{max(r['max_abs_dp'], r['old_max_abs_dp']):>9.1e}")  # fmt: skip
+        print(f"all judgments: old {judge['old_speedup_all']}x naive, new "
+              f"{judge['speedup_all']}x naive, new/old {judge['fast_vs_old_all']}x")  # fmt: skip
     for gen in figures.get("generation", []):
         size = f"{gen['prompts']} prompts x {gen['max_new_tokens']} tokens"
         print(f"\nGENERATION ({gen['spec']}, {size})")
@@ -317,13 +425,25 @@ def print_table(figures: dict[str, Any]) -> None:
                 print(f"  {key:9} {r['tok_per_s']:>7} tok/s  {r['vs_single']:>5}x single  "
                       f"({r['tokens']} tokens, {r['seconds']} s, "
                       f"{r['same_text_as_single']} texts = single)")  # fmt: skip
+    decode = figures.get("decode")
+    if decode:
+        print(f"\nDECODE LOOP vs generate() ({decode['spec']}, {decode['prompts']} prompts)")
+        for key, r in decode.items():
+            if key.startswith("batch_"):
+                print(f"  {key:9} generate {r['generate_tok_per_s']:>7} tok/s  loop "
+                      f"{r['loop_tok_per_s']:>7} tok/s  {r['loop_vs_generate']}x  "
+                      f"({r['same_text']} texts identical)")  # fmt: skip
+        llama = figures.get("llama_cpp")
+        best = max(r["loop_tok_per_s"] for k, r in decode.items() if k.startswith("batch_"))
+        if llama:
+            print(f"  best loop vs llama.cpp single stream: {best / llama['tok_per_s']:.2f}x")
     int8 = figures.get("int8_judge")
     if int8:
         print(f"\nINT8 JUDGE vs FP32: {int8}")
     llama = figures.get("llama_cpp")
     if llama:
         print(f"  llama.cpp single stream: {llama['tok_per_s']} tok/s")
-    for key in ("end_to_end", "growth"):
+    for key in ("end_to_end", "growth", "e2e_old_vs_new"):
         if figures.get(key):
             print(f"\n{key.upper().replace('_', ' ')}")
             for name, r in figures[key].items():
@@ -342,8 +462,21 @@ def main() -> None:
     parser.add_argument("--skip-generation", action="store_true")
     parser.add_argument("--gen-models", default="smollm2-135m-instruct,gemma3-270m")
     parser.add_argument("--int8", action="store_true", help="also measure int8 quantization")
+    parser.add_argument(
+        "--decode-only",
+        action="store_true",
+        help="only generate() vs the plain greedy loop, and llama.cpp, in one run",
+    )
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
+    parser.add_argument(
+        "--e2e-compare",
+        action="store_true",
+        help="a warm default run with the previous paths and all probes vs the new paths "
+        "and --probe-sample, in one process",
+    )
+    parser.add_argument("--probe-sample", type=int, help="with --e2e-compare: the new budget")
+    parser.add_argument("--sample", type=int, help="with --e2e-compare: prompts per run")
     parser.add_argument("--keep-run", help="with --e2e: copy the warm run directory here")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
@@ -352,6 +485,10 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if args.decode_only:
+        args.skip_judge = args.skip_generation = True
+        figures["decode"] = decode_workload(args.gen_models.split(",")[0], args.n)
+        figures["llama_cpp"] = llama_cpp_workload(args.n)
     if not args.skip_judge:
         figures["judge"] = judge_workload(args.judge, args.n, args.repeats)
         clear_loaded()
@@ -371,6 +508,10 @@ def main() -> None:
         figures["end_to_end"] = end_to_end(keep=args.keep_run)
     if args.growth:
         figures["growth"] = growth()
+    if args.e2e_compare:
+        base = {"sample": args.sample} if args.sample else {}
+        new = {"probe_sample": args.probe_sample} if args.probe_sample else {}
+        figures["e2e_old_vs_new"] = e2e_old_vs_new(base, new)
     print_table(figures)
     path = Path(args.json_path or ROOT / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -192,16 +192,17 @@ JUDGE_KEYS = frozenset(
      "tie_band", "reference_guided"}
 )  # fmt: skip
 STATISTICS_KEYS = frozenset({"bootstrap", "gates", "max_failure_share"})
+PROBE_KEYS = frozenset({"probes", "probe_rules", "rewriter", "probe_sample"})
 STAGE_KEYS: dict[str, frozenset[str]] = {
     "judge": JUDGE_KEYS | RUNTIME_KEYS,
-    "bias": JUDGE_KEYS | RUNTIME_KEYS | STATISTICS_KEYS | {"probes", "probe_rules", "rewriter"},
+    "bias": JUDGE_KEYS | RUNTIME_KEYS | STATISTICS_KEYS | PROBE_KEYS,
     "analyze": JUDGE_KEYS | STATISTICS_KEYS,
 }
 """What each stage command may change in a run's saved config; the rest is the run's."""
 IGNORED_KEYS: dict[str, frozenset[str]] = {
-    "judge": frozenset({"bootstrap", "gates", "probes", "probe_rules", "rewriter"}),
+    "judge": frozenset({"bootstrap", "gates"}) | PROBE_KEYS,
     "bias": frozenset(),
-    "analyze": (RUNTIME_KEYS - STATISTICS_KEYS) | {"probes", "probe_rules", "rewriter"},
+    "analyze": (RUNTIME_KEYS - STATISTICS_KEYS) | PROBE_KEYS,
 }
 """Keys a stage does not use: a shared CI config may hold them; the stage leaves them be."""
 

@@ -44,6 +44,7 @@ class RunConfig:
     low_mass: float = 0.5
     probes: tuple[str, ...] = ("padded", "shortened", "assertive", "hedged")
     probe_rules: str | None = None
+    probe_sample: int | None = None  # probe only this many prompts (sampled with the seed)
     rewriter: str | None = None
     bootstrap: int = 2000
     confidence: float = 0.95
@@ -174,7 +175,7 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
     elif key == "batch_size":
         if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{where} must be a positive integer or auto, got {value!r}")
-    elif isinstance(default, int) and key != "sample":
+    elif isinstance(default, int) and key not in ("sample", "probe_sample"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
     elif isinstance(default, float):
@@ -195,7 +196,7 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
             raise ConfigError(
                 f"{where} must be a mapping of request fields to values, got {value!r}"
             )
-    elif key == "sample":
+    elif key in ("sample", "probe_sample"):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):

@@ -29,9 +29,11 @@ def test_fast_and_naive_judge_paths_agree(bench, request, fixture):
         result = figures[kind]
         assert result["judgments"] == judgments
         assert result["agree"], result["max_abs_dp"]
-        assert result["max_abs_dp"] < 1e-3
+        assert result["max_abs_dp"] < 1e-4
+        assert result["old_max_abs_dp"] < 1e-4
         # the fast path computes fewer tokens: shared prefixes run once
         assert result["tokens_fast"] < result["tokens_naive"]
+        assert result["tokens_old"] < result["tokens_naive"]
 
 
 def test_workload_items_are_fixed(bench):
@@ -39,3 +41,25 @@ def test_workload_items_are_fixed(bench):
     assert len(points) == len(pairs) == 16
     assert points[0].prompt_id == "time"
     assert [p.prompt_id for p in points] == [p.prompt_id for p in bench.workload_items(16)[0]]
+
+
+def test_decode_workload_compares_generate_and_the_loop(bench, tiny_chat_dir):
+    figures = bench.decode_workload(f"hf:{tiny_chat_dir}", n=3, new_tokens=8, batches=(1, 3))
+    for key in ("batch_1", "batch_3"):
+        row = figures[key]
+        assert row["same_text"] == 3  # greedy: the loop gives generate()'s texts
+        assert row["generate_tok_per_s"] > 0 and row["loop_tok_per_s"] > 0
+
+
+def test_e2e_old_vs_new_runs_both_paths_and_restores_the_backend(bench, tiny_chat_dir):
+    from evalharness.backends.hf import HFBackend
+
+    init = HFBackend.__init__
+    spec = f"hf:{tiny_chat_dir}"
+    models = {"base": spec, "tuned": spec, "judge": spec, "sample": 2, "max_new_tokens": 6}
+    figures = bench.e2e_old_vs_new({**models, "bootstrap": 50}, {"probe_sample": 1})
+    assert HFBackend.__init__ is init
+    old, new = figures["old"], figures["new"]
+    assert "probe_sample" not in old["settings"] and new["settings"]["probe_sample"] == 1
+    assert old["stage_seconds"]["bias"] > 0 and new["stage_seconds"]["bias"] > 0
+    assert figures["new_vs_old"] > 0

@@ -15,6 +15,7 @@ from typing import Any
 from evalharness.analysis.bias import position_stats, score_shift
 from evalharness.analysis.bias_section import bias_section, unit
 from evalharness.analysis.bias_section import boot as _boot
+from evalharness.analysis.cost import summarize as cost_summary
 from evalharness.analysis.failures import count_failures, error_kind, failure_warnings
 from evalharness.analysis.human import human_for_run
 from evalharness.analysis.intervals import wilson
@@ -240,6 +241,8 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "points": points,
     }
     analysis["human"] = human_for_run(store, analysis, scores, criteria, config.tie_band)
+    bias = analysis["bias"]
+    analysis["cost"] = cost_summary(store, bias if isinstance(bias, dict) else None)
     failures = analysis["failures"] = count_failures(store, config.judge)
     analysis["warnings"] = failure_warnings(failures) + warnings_for(analysis)
     return analysis

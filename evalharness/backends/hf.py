@@ -20,6 +20,14 @@ from evalharness.backends.base import (
     Progress,
 )
 from evalharness.backends.devices import free_accelerator_memory, input_device, is_out_of_memory
+from evalharness.backends.hf_batch import (
+    batched_distributions,
+    can_batch,
+    common_prefix_len,
+    prefix_groups,
+    starts_with,
+)
+from evalharness.backends.hf_decode import end_ids, greedy, plain_greedy_ok
 from evalharness.errors import ModelError
 
 AUTO_BATCH_START = 64
@@ -35,8 +43,11 @@ class HFBackend(Backend):
     ``prefix_cache`` turns on the judge fast path: the prompt prefix shared by all requests
     of a call is computed once, the prefix shared within a request group (one response
     scored on several criteria) once per group, and each request then adds only its suffix,
-    with logits kept at the last position only. ``prefix_cache=False`` is the naive path
-    (one full prompt per judgment, logits at every position), kept to check the fast path.
+    with logits kept at the last position only. With ``suffix_batch`` (the default) the group
+    prefixes of similar length run as one batch, and so do the suffixes
+    (:mod:`evalharness.backends.hf_batch`); ``suffix_batch=False`` runs them one at a time.
+    ``prefix_cache=False`` is the naive path (one full prompt per judgment, logits at every
+    position), kept to check the fast path.
 
     Every tensor the backend makes is created on the model's input device, and the cached
     prefixes (and their per-branch copies) stay there. ``batch_size="auto"`` starts from
@@ -67,11 +78,16 @@ class HFBackend(Backend):
         self.info.details["batch_size"] = "auto" if self.auto_batch else self.batch_size
         self.info.details["batch_size_used"] = self.batch_size
         self.prefix_cache = prefix_cache
+        self.suffix_batch = True
+        self.plain_greedy = False
+        """Greedy generation in a plain decode loop (hf_decode) instead of ``generate``: off
+        until it is measured faster at batch size (see README Performance)."""
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self._root: tuple[tuple[int, ...], Any] = ((), None)
         self.stats: dict[str, int] = {"forward_calls": 0, "tokens_computed": 0}
-        """Judge-path counters: forward passes and tokens run through the model."""
+        """Judge-path counters: forward passes, tokens run through the model (and, when
+        batched, ``tokens_padding``: padding computed alongside them)."""
         self._choice_ids: dict[tuple[str, ...], dict[str, list[tuple[int, ...]]]] = {}
 
     # ----------------------------------------------------------------- rendering
@@ -172,11 +188,23 @@ class HFBackend(Backend):
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if req.stop:
             kwargs.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        eos_ids = end_ids(self.model, self.tokenizer)
         started = time.perf_counter()
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+            if req.temperature > 0 or not self.plain_greedy or not plain_greedy_ok(self.model):
+                out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+            else:
+                decode = self.tokenizer.decode
+
+                def stopped(row: int, ids: list[int]) -> bool:
+                    text = decode(ids, skip_special_tokens=True)
+                    return any(stop in text for stop in req.stop)
+
+                out = greedy(
+                    self.model, input_ids, mask, req.max_new_tokens, eos_ids, pad,
+                    stopped if req.stop else None,
+                )  # fmt: skip
         seconds = (time.perf_counter() - started) / len(batch)
-        eos_ids = _eos_ids(self.model, self.tokenizer)
         results = []
         for row, (_, text, ids) in enumerate(batch):
             new = out[row, width:].tolist()
@@ -321,9 +349,9 @@ class HFBackend(Backend):
         Stages judge a few items per call; the rubric's system prompt opens every judge prompt,
         so it is computed once and kept (``self._root``) instead of once per call.
         """
-        shared_len = _common_prefix_len(token_lists) if len(token_lists) > 1 else 0
+        shared_len = common_prefix_len(token_lists) if len(token_lists) > 1 else 0
         kept_tokens, kept_cache = self._root
-        if kept_tokens and all(_starts_with(ids, kept_tokens) for ids in token_lists):
+        if kept_tokens and all(starts_with(ids, kept_tokens) for ids in token_lists):
             if shared_len <= len(kept_tokens):
                 return len(kept_tokens), kept_cache
             cache = copy.deepcopy(kept_cache)
@@ -349,11 +377,16 @@ class HFBackend(Backend):
             started = time.perf_counter()
             shared_len, root_cache = self._root_prefix(token_lists)
             root_seconds = time.perf_counter() - started
-            groups = _prefix_groups(token_lists, shared_len)
+            groups = prefix_groups(token_lists, shared_len)
+            if self.suffix_batch and shared_len and can_batch(root_cache):
+                return batched_distributions(
+                    self, token_lists, leads, shared_len, root_cache, groups, progress,
+                    root_seconds,
+                )  # fmt: skip
             for members in groups:
                 started = time.perf_counter()
                 lists = [token_lists[i] for i in members]
-                group_len = _common_prefix_len(lists) if len(lists) > 1 else shared_len
+                group_len = common_prefix_len(lists) if len(lists) > 1 else shared_len
                 group_len = max(group_len, shared_len)
                 cache = copy.deepcopy(root_cache)
                 if group_len > shared_len:
@@ -379,6 +412,7 @@ class HFBackend(Backend):
         return [item for item in out if item is not None]
 
 
+
 def _too_long(item: tuple[int, str, list[int]], req: GenerationRequest, context: int) -> Any:
     """A generation skipped because the prompt does not fit the model's context."""
     reason = (
@@ -386,50 +420,3 @@ def _too_long(item: tuple[int, str, list[int]], req: GenerationRequest, context:
         f"{req.max_new_tokens} exceeds the model's context of {context} tokens"
     )
     return GenerationResult("", len(item[2]), 0, "error", 0.0, item[1], reason)
-
-
-def _starts_with(ids: list[int], prefix: tuple[int, ...]) -> bool:
-    return len(ids) > len(prefix) and tuple(ids[: len(prefix)]) == prefix
-
-
-MIN_GROUP_PREFIX = 16
-"""Requests sharing at least this many tokens beyond the common root are computed as a group."""
-
-
-def _prefix_groups(token_lists: list[list[int]], root_len: int) -> list[list[int]]:
-    """Indices grouped by a shared prefix beyond the root (one response read for all its
-    criteria; one answer in slot A compared with several others), found by sorting."""
-    order = sorted(range(len(token_lists)), key=lambda i: token_lists[i])
-    groups: list[list[int]] = []
-    for index in order:
-        if groups:
-            first = token_lists[groups[-1][0]]
-            shared = _common_prefix_len([first, token_lists[index]])
-            if shared - root_len >= MIN_GROUP_PREFIX:
-                groups[-1].append(index)
-                continue
-        groups.append([index])
-    return groups
-
-
-def _common_prefix_len(lists: list[list[int]]) -> int:
-    """Longest common prefix of token lists, leaving at least one token in each."""
-    limit = min(len(ids) for ids in lists) - 1
-    length = 0
-    first = lists[0]
-    while length < limit and all(ids[length] == first[length] for ids in lists):
-        length += 1
-    return max(length, 0)
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config):
-        value = getattr(source, "eos_token_id", None) if source is not None else None
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, list):
-            ids.update(v for v in value if isinstance(v, int))
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    return ids

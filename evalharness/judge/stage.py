@@ -157,6 +157,7 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
             f"[bold yellow]warning: the judge {judge_spec} is also the {'/'.join(selfish)} "
             "model: it may prefer its own outputs (self-preference)"
         )
+    judge = None
     if point_items or pair_items:
         judge = make_judge(config)
         judge_in_chunks(
@@ -164,4 +165,8 @@ def run_judge(store: RunStore, config: RunConfig) -> StageSummary:
         )
         judge_in_chunks(store, pair_items, judge.compare, "judge pairwise", 2, summary)
     summary.seconds = time.perf_counter() - started
+    if judge is not None:
+        from evalharness.analysis.cost import record_stage
+
+        record_stage(store, "judge", summary.seconds, judge=judge)
     return summary

@@ -7,10 +7,16 @@ For each generation (base and tuned) it writes four variants to probes.jsonl, th
 * each variant pointwise on every criterion (subject ``<role>/<kind>``).
 
 Every step skips what is already on disk, so the stage resumes after an interruption.
+
+The probe budget is the user's: ``probes`` chooses the kinds, ``probe_sample`` the number of
+prompts probed (sampled with the run's seed). The stage reports each kind's share of its
+time and the widest 95% interval a preference rate can have with that many answers.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from collections.abc import Callable, Sequence
 
@@ -29,6 +35,7 @@ from evalharness.judge.stage import (
 )
 from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
 from evalharness.probes.rules import load_rules
+from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
@@ -64,6 +71,26 @@ def _model_variants(
     return list(zip(gens, made, strict=True))
 
 
+def probed_prompts(prompt_ids: Sequence[str], config: RunConfig) -> set[str]:
+    """The prompts the probe budget covers: all, or ``probe_sample`` of them drawn with the
+    run's seed (the same draw on every rerun, and a larger budget keeps the smaller one's)."""
+    ids = sorted(prompt_ids)
+    sample = getattr(config, "probe_sample", None)
+    if not sample or sample >= len(ids):
+        return set(ids)
+    order = ids[:]
+    random.Random(f"probes/{config.seed}").shuffle(order)
+    return set(order[:sample])
+
+
+def widest_interval(n: int, confidence: float = 0.95) -> float | None:
+    """Half-width of the widest normal-approximation interval of a rate over ``n`` answers
+    (at p = 0.5), at the given confidence level."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2)) * math.sqrt(0.25 / n) if n else None
+
+
 def build_probes(
     store: RunStore, config: RunConfig, count_tokens: Callable[[], Callable[[str], int]]
 ) -> int:
@@ -72,9 +99,12 @@ def build_probes(
     if unknown:
         raise ConfigError(f"unknown probe kinds {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
     done = store.keys(ProbeRecord)
+    generations = generations_by_prompt(store)
+    chosen = probed_prompts(list(generations), config)
     todo = [
         g
-        for roles in generations_by_prompt(store).values()
+        for prompt_id, roles in generations.items()
+        if prompt_id in chosen
         for g in roles.values()
         if g.error is None and any((g.prompt_id, g.role, k) not in done for k in config.probes)
     ]
@@ -133,10 +163,11 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
         keys = {(prompt_id, comparison, judge_spec, rubric.key, pair_t, o) for o in ("xy", "yx")}
         return not keys <= pair_done
 
-    point_items: list[PointwiseItem] = []
-    pair_items: list[PairItem] = []
+    chosen = probed_prompts(list(generations), config)
+    point_items: dict[str, list[PointwiseItem]] = {}
+    pair_items: dict[str, list[PairItem]] = {}
     for (prompt_id, role, kind), probe in sorted(probes.items()):
-        if kind not in config.probes or probe.noop:
+        if kind not in config.probes or probe.noop or prompt_id not in chosen:
             continue
         gen = generations[prompt_id][role]
         subject = f"{role}/{kind}"
@@ -145,10 +176,12 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
         }
         if not keys <= point_done:
             instruction = judged_instruction(gen, config.reference_guided)
-            point_items.append(PointwiseItem(prompt_id, subject, instruction, probe.text))
+            point_items.setdefault(kind, []).append(
+                PointwiseItem(prompt_id, subject, instruction, probe.text)
+            )
         name = comparison_name(f"{kind}:{role}")
         if pair_missing(prompt_id, name):
-            pair_items.append(
+            pair_items.setdefault(kind, []).append(
                 PairItem(
                     prompt_id,
                     name,
@@ -160,7 +193,9 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                 )
             )
     for (prompt_id, role), gen in sorted(
-        ((k[0], k[1]), generations[k[0]][k[1]]) for k in probes if k[2] == CONFIDENCE_PAIR[0]
+        ((k[0], k[1]), generations[k[0]][k[1]])
+        for k in probes
+        if k[2] == CONFIDENCE_PAIR[0] and k[0] in chosen
     ):
         assertive = probes.get((prompt_id, role, CONFIDENCE_PAIR[0]))
         hedged = probes.get((prompt_id, role, CONFIDENCE_PAIR[1]))
@@ -168,7 +203,7 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
             continue
         name = comparison_name(f"assertive_vs_hedged:{role}")
         if pair_missing(prompt_id, name):
-            pair_items.append(
+            pair_items.setdefault("assertive_vs_hedged", []).append(
                 PairItem(
                     prompt_id,
                     name,
@@ -179,11 +214,46 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                     hedged.text,
                 )
             )
-    if point_items or pair_items:
+    seconds: dict[str, float] = {}
+    for kind in sorted(point_items.keys() | pair_items.keys()):
         judge = judge_now()
-        judge_in_chunks(
-            store, point_items, judge.score, "bias pointwise", len(rubric.criteria), summary
-        )
-        judge_in_chunks(store, pair_items, judge.compare, "bias pairwise", 2, summary)
+        step = time.perf_counter()
+        if point_items.get(kind):
+            label, per_item = f"bias pointwise {kind}", len(rubric.criteria)
+            judge_in_chunks(store, point_items[kind], judge.score, label, per_item, summary)
+        if pair_items.get(kind):
+            label = f"bias pairwise {kind}"
+            judge_in_chunks(store, pair_items[kind], judge.compare, label, 2, summary)
+        seconds[kind] = time.perf_counter() - step
     summary.seconds = time.perf_counter() - started
+    _report_budget(store, config, chosen, seconds, summary.seconds, judges)
     return summary
+
+
+def _report_budget(
+    store: RunStore,
+    config: RunConfig,
+    chosen: set[str],
+    seconds: dict[str, float],
+    total: float,
+    judges: list[Judge],
+) -> None:
+    """Print each probe kind's share of the stage and what the budget buys; keep the times."""
+    from evalharness.analysis import cost
+
+    answers = sum(
+        1 for g in store.read(GenerationRecord) if g.prompt_id in chosen and g.error is None
+    )
+    if seconds:
+        cost.record_stage(store, "bias", total, judge=judges[0] if judges else None, probes=seconds)
+    level = float(getattr(config, "confidence", 0.95))
+    half = widest_interval(answers, level)
+    if half is None:
+        return
+    shares = ", ".join(f"{k} {s / total:.0%}" for k, s in seconds.items() if total > 0)
+    console.print(
+        f"bias probes: {len(chosen)} prompts, {answers} answers, kinds "
+        f"{', '.join(config.probes)}; a preference rate's {level:.0%} interval reaches at most "
+        f"+/-{half:.2f}" + (f"; share of the stage's time: {shares}" if shares else ""),
+        highlight=False,
+    )

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.human import human_html
@@ -179,6 +180,8 @@ def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
         _bias(analysis, plots),
         human_html(analysis),
         _examples(analysis),
+        '<h2 id="cost">Run cost</h2>' if cost_rows(analysis) else "",
+        table(COST_HEADER, cost_rows(analysis), numeric=(3, 4)) if cost_rows(analysis) else "",
         '<p id="view-link">Every prompt, with both answers, the judge\'s probabilities and its '
         'order flips: <a href="view.html">view.html</a>.</p>',
         f"<footer>Run directory: {esc(facts['Run directory'])}. "

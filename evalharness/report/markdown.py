@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.human import human_markdown
@@ -154,6 +155,8 @@ def render_markdown(analysis: dict[str, Any]) -> str:
     lines += _bias_section(analysis)
     lines += human_markdown(analysis)
     lines += _examples_section(analysis)
+    if cost_rows(analysis):
+        lines += ["## Run cost", "", md_table(COST_HEADER, cost_rows(analysis)), ""]
     lines += [VIEW_LINK_MD, ""]
     lines += [
         f"<sub>Run directory: {md_text(facts['Run directory'])}. "
