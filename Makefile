@@ -34,6 +34,7 @@ demo: install
 test: install $(LLAMA_STAMP)
 	bash scripts/install-chromium.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 test-fast: install
