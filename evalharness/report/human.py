@@ -179,7 +179,7 @@ def human_markdown(analysis: dict[str, Any]) -> list[str]:
     out = ["## Human check", ""]
     rows = human_rows(analysis)
     if rows is None:
-        return out + [md_text(HINT), ""]
+        return out + [HINT, ""]
     out += [md_table(("measure", "value [95% CI]", "reading"), [(r.label, r.value, r.reading)
                                                                  for r in rows]), ""]  # fmt: skip
     out += ["### Judge vs people", "", md_table(CONFUSION_HEADER, confusion_rows(analysis)), ""]
