@@ -16,6 +16,7 @@ from evalharness.clitools import (
     existing_run,
     handle_errors,
     model_options,
+    probe_budget_options,
     retry_option,
 )
 from evalharness.config import RunConfig
@@ -88,17 +89,7 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     help="Directory with length.yaml/confidence.yaml rewrite rules [default: built-in].",
 )
 @click.option("--rewriter", help="Model spec that rewrites responses instead of the rules.")
-@click.option(
-    "--probe-sample",
-    type=click.IntRange(min=1),
-    help="Probe only this many prompts, sampled with --seed [default: all].",
-)
-@click.option(
-    "--probe-kinds",
-    "probes",
-    callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
-    help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged [default: all].",
-)
+@probe_budget_options
 @retry_option
 @handle_errors
 def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
@@ -222,17 +213,7 @@ def judge_validate(
 )
 @click.option("--overwrite", is_flag=True, help="Replace a run directory made with another config.")
 @click.option("--no-bias", is_flag=True, help="Skip the bias probes (faster, no LBR/CBR).")
-@click.option(
-    "--probe-sample",
-    type=click.IntRange(min=1),
-    help="Probe only this many prompts, sampled with --seed [default: all].",
-)
-@click.option(
-    "--probe-kinds",
-    "probes",
-    callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
-    help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged [default: all].",
-)
+@probe_budget_options
 @retry_option
 @handle_errors
 def run(

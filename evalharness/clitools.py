@@ -138,6 +138,22 @@ def retry_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def probe_budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--probe-sample`` and ``--probe-kinds``: how many prompts and which probes to run."""
+    func = click.option(
+        "--probe-kinds",
+        "probes",
+        callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
+        help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged "
+        "[default: all].",
+    )(func)
+    return click.option(
+        "--probe-sample",
+        type=click.IntRange(min=1),
+        help="Probe only this many prompts, sampled with --seed [default: all].",
+    )(func)
+
+
 class BatchSize(click.ParamType):
     """A positive integer or ``auto``."""
 
