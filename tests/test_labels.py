@@ -118,6 +118,25 @@ def test_jsonl_import_with_scores(run_dir: Path) -> None:
     assert [r.choice for r in records] == ["A", "B", "tie"]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_import_keeps_line_separators_inside_a_note(run_dir: Path, suffix: str) -> None:
+    sample = draw_sample(RunStore(run_dir), 2, seed=0)
+    note = "first\u2028second\u2029third\x85end"
+    rows = [{"prompt_id": i.prompt_id, "verdict": "A", "note": note} for i in sample.items]
+    path = run_dir.parent / f"labels{suffix}"
+    if suffix == ".csv":
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        path.write_text("".join(lines), encoding="utf-8")
+    code, out = invoke("labels", "import", str(run_dir), str(path), "--annotator", "kim")
+    assert code == 0, out
+    assert [r.note for r in RunStore(run_dir).read(LabelRecord)] == [note, note]
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

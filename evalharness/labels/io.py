@@ -9,7 +9,7 @@ bad score or a duplicate is an error naming the file and line.
 from __future__ import annotations
 
 import csv
-import json
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from evalharness.errors import ConfigError
 from evalharness.labels.records import LabelRecord, latest, now, other, verdict_for
 from evalharness.labels.sample import Sample, append_labels, pairs_of, shown_texts
+from evalharness.prompts import read_jsonl_objects
 from evalharness.runstore import RunStore, write_text_atomic
 
 COLUMNS = ("item", "prompt_id", "instruction", "response_A", "response_B", "verdict", "note")
@@ -63,6 +64,8 @@ class ImportSummary:
 
 def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) of a CSV or JSONL file."""
+    if path.suffix.lower() != ".csv":
+        return read_jsonl_objects(path, "labels file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -70,28 +73,17 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read labels file ({exc})") from None
     rows: list[tuple[int, dict[str, Any]]] = []
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        start = 2
-        try:
-            for row in reader:
-                rows.append((start, dict(row)))
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise ConfigError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
-        if reader.fieldnames is None or "prompt_id" not in reader.fieldnames:
-            raise ConfigError(f"{path}:1: the header has no 'prompt_id' column")
-        return rows
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{number}: expected a JSON object")
-        rows.append((number, obj))
+    # csv splits rows itself: U+2028, U+2029 and U+0085 stay text inside a cell
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    start = 2
+    try:
+        for row in reader:
+            rows.append((start, dict(row)))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ConfigError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+    if reader.fieldnames is None or "prompt_id" not in reader.fieldnames:
+        raise ConfigError(f"{path}:1: the header has no 'prompt_id' column")
     return rows
 
 
