@@ -143,6 +143,17 @@ def test_labels_are_read_tolerantly(small: tuple[Path, Planted]) -> None:
     assert labels.by_prompt["p0020"][0].value == 0.0  # revision 1, not the later revision 0
 
 
+def test_a_label_note_with_line_separators_stays_one_label(tmp_path: Path) -> None:
+    note = "one\u2028two\u2029three\x85four"
+    row = {"prompt_id": "p1", "verdict": "tuned", "annotator": "ann", "note": note}
+    (tmp_path / "labels.jsonl").write_text(
+        json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    labels = read_labels(tmp_path)
+    assert labels.unreadable == 0
+    assert labels.by_prompt == {"p1": [HumanLabel("p1", "tuned", "ann", note)]}
+
+
 def test_large_run_is_paged_and_every_link_resolves(large: tuple[Path, Planted]) -> None:
     run_dir, planted = large
     folder = run_dir / "view"

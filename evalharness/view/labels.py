@@ -89,7 +89,8 @@ def read_labels(run_dir: str | Path) -> LabelSet:
     data = path.read_bytes()
     latest: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
     complete = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
-    for number, line in enumerate(complete.splitlines()):
+    # "\n" only, as every record file: U+2028, U+2029 and U+0085 are text inside a note
+    for number, line in enumerate(complete.split("\n")):
         if not line.strip():
             continue
         try:
