@@ -131,7 +131,8 @@ def labels_table(run_dir: Path) -> pa.Table | None:
         text = complete.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    for number, line in enumerate(text.splitlines(), 1):
+    # "\n" only, as every record file: U+2028, U+2029 and U+0085 are text inside a value
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -212,7 +213,8 @@ def read_table(path: Path, schema: pa.Schema | None = None) -> pa.Table:
                 column_types=types_, strings_can_be_null=True, quoted_strings_can_be_null=False
             ),
         )
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = path.read_text(encoding="utf-8").split("\n")  # as written: one row per "\n"
+    rows = [json.loads(line) for line in lines if line]
     if schema is None:
         return pa.Table.from_pylist(rows)
     return pa.Table.from_pylist(rows, schema=pa.schema([schema.field(n) for n in header]))

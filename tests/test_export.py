@@ -32,7 +32,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     store = RunStore(run_dir)
     odd = store.read(PointwiseRecord)[0]
-    odd.prompt_id, odd.raw_text, odd.error = 'odd,"id"\nline ✓', "", None  # "" is not null
+    odd.prompt_id, odd.raw_text, odd.error = 'odd,"id"\nline ✓\u2028\x85', "", None  # "": not null
     store.append([odd])
     return run_dir
 
@@ -154,3 +154,15 @@ def test_labels_keep_late_fields_and_mixed_types(tmp_path: Path, fmt: str) -> No
     assert [r["shown_order"] for r in back] == [None, None, '["base", "tuned"]', None]
     assert [r["verdict"] for r in back] == ["tuned", "tie", "A", "2"]  # mixed types: text
     assert [r["seconds"] for r in back] == [3.0, 4.5, 2.0, 1.0]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_label_note_with_line_separators_exports_as_one_row(tmp_path: Path, fmt: str) -> None:
+    run_dir = tmp_path / "r"
+    make_run(run_dir, 2, labels=False)
+    note = "one\u2028two\u2029three\x85four"
+    row = {"prompt_id": "p0000", "verdict": "tuned", "note": note}
+    (run_dir / "labels.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n")
+    result = CliRunner().invoke(cli, ["export", str(run_dir), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert read_table(run_dir / "export" / f"labels.{fmt}").to_pylist() == [row]
