@@ -110,8 +110,8 @@ def generation_throughput(backend: Any, n: int, tokens: int) -> dict[str, Any]:
 def run_pipeline(model: str, device: str, dtype: str, sample: int) -> dict[str, Any]:
     """The default pipeline on the target, in a temporary run directory."""
     from evalharness.config import RunConfig
-    from evalharness.pipeline import run_all
     from evalharness.runstore import RunStore
+    from evalharness.stages.pipeline import run_all
 
     config = RunConfig(
         base=model if model != "smollm2-135m-instruct" else "gemma3-270m",

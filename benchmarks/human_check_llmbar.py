@@ -23,17 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalharness.clitools import run_dir_from_manifest  # noqa: E402
+from evalharness.commands.common import run_dir_from_manifest  # noqa: E402
 from evalharness.config import RunConfig  # noqa: E402
-from evalharness.judge.stage import run_judge  # noqa: E402
 from evalharness.labels.io import export_sheet, import_labels  # noqa: E402
 from evalharness.labels.sample import draw_sample  # noqa: E402
 from evalharness.pairs import load_pairs, resolve_pairs  # noqa: E402
-from evalharness.pipeline import write_analysis  # noqa: E402
 from evalharness.records import GenerationRecord  # noqa: E402
 from evalharness.report import write_reports  # noqa: E402
 from evalharness.report.content import fmt_est  # noqa: E402
 from evalharness.runstore import RunStore  # noqa: E402
+from evalharness.stages.judge import run_judge  # noqa: E402
+from evalharness.stages.pipeline import write_analysis  # noqa: E402
 
 
 def build_run(store: RunStore, pairs_name: str, judge: str, seed: int) -> float:

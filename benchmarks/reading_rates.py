@@ -149,7 +149,7 @@ def validation(kind: str, share_1: float) -> Trial:
             longer = bias.longer_baseline(labels.tolist(), words[:, 0], words[:, 1])
             return bool(acc.value <= longer.value)
         from evalharness.pairs import LabeledPair
-        from evalharness.validate import baseline_warning, baselines
+        from evalharness.stages.validate import baseline_warning, baselines
 
         predictions = np.where(votes == 1, 1.0, np.where(votes == 0, 2.0, 1.5))
         acc = stats.accuracy(labels.tolist(), predictions.tolist()).to_dict()

@@ -2,7 +2,7 @@
 
 The Python API (docs/api.md) is imported on first use, so ``import evalharness`` stays cheap:
 ``evalharness.run``, ``evalharness.Run``, ``evalharness.judge_pairs``, ``evalharness.score``,
-``evalharness.validate_judge`` (``evalharness.api.validate``; ``evalharness.validate`` is the
+``evalharness.validate_judge`` (``evalharness.api.validate``; ``evalharness.stages.validate`` is the
 module behind ``judge-validate``).
 """
 

@@ -1,3 +1,3 @@
-from evalharness.cli import main
+from evalharness.commands.main import main
 
 main()

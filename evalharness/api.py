@@ -84,8 +84,8 @@ def run(
 
     ``run_dir`` defaults to ``results/<prompt set>-<config hash>`` under the current directory.
     """
-    from evalharness.generate import run_dir_name
-    from evalharness.pipeline import run_all
+    from evalharness.stages.generate import run_dir_name
+    from evalharness.stages.pipeline import run_all
 
     cfg = make_config(config, **overrides)
     if cfg.allow_hub:
@@ -224,7 +224,7 @@ def load_judge(
     exactly as a run with that config would, so the loaded model is shared with runs in the
     same process.
     """
-    from evalharness.generate import backend_options
+    from evalharness.stages.generate import backend_options
 
     if isinstance(judge, Judge):
         if rubric in (judge.rubric.id, judge.rubric.path):
@@ -383,7 +383,7 @@ def validate(
     ``out_dir`` (a new temporary directory by default), and a rerun there resumes.
     """
     from evalharness.runstore import write_json_atomic
-    from evalharness.validate import run_validation
+    from evalharness.stages.validate import run_validation
 
     cfg = make_config(None, judge=judge, rubric=rubric, **config)
     store = RunStore(out_dir if out_dir is not None else tempfile.mkdtemp(prefix="evalharness-"))

@@ -105,7 +105,7 @@ def check_judging(config: RunConfig) -> None:
 def check_probes(config: RunConfig) -> None:
     """Probe kinds, rules and rewriter."""
     from evalharness.probes.rewrite import VARIANTS
-    from evalharness.probes.rules import load_rules
+    from evalharness.text.rules import load_rules
 
     unknown = sorted(set(config.probes) - set(VARIANTS))
     if unknown:

@@ -42,7 +42,7 @@ KINDS: dict[str, Kind] = {
 
 def _top_dir(top: str) -> Path:
     if top == "rules":
-        folder = resources.files("evalharness.probes") / "rule_files"
+        folder = resources.files("evalharness.text") / "rule_files"
     else:
         folder = resources.files("evalharness") / "_data" / top
         if not folder.is_dir():  # a checkout or an editable install: the source folders

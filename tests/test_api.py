@@ -9,8 +9,8 @@ import pytest
 import evalharness
 from evalharness.backends import load_backend
 from evalharness.errors import ConfigError
-from evalharness.generate import backend_options
 from evalharness.pairs import load_pairs, resolve_pairs
+from evalharness.stages.generate import backend_options
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
@@ -35,7 +35,7 @@ def test_api_is_exported_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert evalharness.judge_pairs is evalharness.api.judge_pairs
-    importlib.import_module("evalharness.validate")  # the module does not hide the function
+    importlib.import_module("evalharness.stages.validate")  # the module does not hide the function
     assert evalharness.validate_judge is evalharness.api.validate
     with pytest.raises(AttributeError):
         evalharness.nothing_here  # noqa: B018

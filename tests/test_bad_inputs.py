@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 
 GOOD_PROMPTS = '{"id": "a", "prompt": "Hi?"}\n{"id": "b", "prompt": "Name a river."}\n'
 MODELS = ["--base", "fake:b", "--tuned", "fake:t", "--judge", "fake:j"]

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from evalharness.backends.fake import confidence_score
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 
 PROMPTS = Path(__file__).parent / "data" / "synthetic_prompts.jsonl"
 BASE = "fake:base?chat=0"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = [{"id": "a", "prompt": "Hi?"}, {"id": "b", "prompt": "Name a river."}]

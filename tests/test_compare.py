@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.report import read_analysis
 from evalharness.report.compare import compare, compare_markdown

@@ -8,9 +8,9 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.config import RunConfig
-from evalharness.probes.stage import probed_prompts, widest_interval
+from evalharness.stages.probes import probed_prompts, widest_interval
 
 PROMPTS = Path(__file__).parent / "data" / "synthetic_prompts.jsonl"
 

@@ -17,7 +17,7 @@ from evalharness.backends.devices import (
     resolve_device,
     resolve_dtype,
 )
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.errors import ConfigError, ModelError
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
 from evalharness.runstore import RunStore

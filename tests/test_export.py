@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from viewrun import PAYLOAD, make_run
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.export import FORMATS, TABLES, read_records, read_table, schema_for
 from evalharness.records import PointwiseRecord
 from evalharness.runstore import RunStore

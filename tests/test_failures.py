@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from stub_openai import StubServer
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
 

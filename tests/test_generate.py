@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evalharness.backends import _LOADED, clear_loaded
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.records import GenerationRecord, PointwiseRecord
 from evalharness.runstore import RunStore
 
@@ -154,7 +154,7 @@ def test_tiny_chat_and_base_models_through_the_cli(
 
 def test_rerun_skips_everything(tmp_path, prompt_file, monkeypatch):
     # keep the backends in the registry after use, so their call logs can be read
-    monkeypatch.setattr("evalharness.generate.release_backend", lambda *a, **k: None)
+    monkeypatch.setattr("evalharness.stages.generate.release_backend", lambda *a, **k: None)
     run = tmp_path / "run"
     assert generate(run, prompt_file).exit_code == 0
     calls = sum(len(b.calls) for b in _LOADED.values())

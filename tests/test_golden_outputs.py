@@ -75,11 +75,8 @@ def check(name: str, actual: str) -> None:
         return
     expected = golden.read_text(encoding="utf-8")
     if actual != expected:
-        diff = [
-            f"line {i + 1}: golden {e!r} != now {a!r}"
-            for i, (e, a) in enumerate(zip(expected.splitlines(), actual.splitlines()))
-            if e != a
-        ]
+        pairs = zip(expected.splitlines(), actual.splitlines(), strict=False)
+        diff = [f"line {i + 1}: {e!r} != {a!r}" for i, (e, a) in enumerate(pairs) if e != a]
         pytest.fail(f"{name} changed ({len(diff)} lines): " + "; ".join(diff[:5]))
 
 

@@ -13,7 +13,7 @@ from labelrun import copy_run, make_run
 
 from evalharness.analysis.human import human_check, human_for_run
 from evalharness.analysis.ppi import ppi_mean
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.config import load_config
 from evalharness.labels.records import LabelRecord, verdict_for
 from evalharness.labels.sample import draw_sample

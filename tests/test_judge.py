@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from evalharness.backends import _LOADED, clear_loaded
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.judge.parse import (
     argmax_choice,
     expected_score,

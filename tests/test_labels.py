@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from labelrun import copy_run, make_run
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.labels.records import LabelRecord
 from evalharness.labels.sample import draw_sample, pairs_of, read_sample

@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from evalharness.backends import _LOADED
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.conversation import expand
 from evalharness.prompts import load_prompt_set
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
@@ -108,7 +108,7 @@ def test_reference_guided_judging_and_no_mixing(tmp_path):
 
 
 def test_a_failed_turn_stops_its_conversation(tmp_path, monkeypatch):
-    monkeypatch.setattr("evalharness.generate.release_backend", lambda *a, **k: None)
+    monkeypatch.setattr("evalharness.stages.generate.release_backend", lambda *a, **k: None)
     run = tmp_path / "run"
     result = invoke("generate", *models(run, prompt_file(tmp_path), tuned="fake:t?fail=Egypt"))
     assert result.exit_code == 3, result.output  # failed generations: exit code 3

@@ -17,12 +17,6 @@ from evalharness.backends.base import (
     Progress,
 )
 from evalharness.errors import ConfigError
-from evalharness.probes.markers import (
-    confidence_density,
-    hedge_phrases,
-    marker_counts,
-    word_count,
-)
 from evalharness.probes.model_rewriter import FALLBACK, ModelRewriter
 from evalharness.probes.rewrite import (
     VARIANTS,
@@ -32,7 +26,13 @@ from evalharness.probes.rewrite import (
     make_variants,
     split_sentences,
 )
-from evalharness.probes.rules import PACKAGE_RULES_DIR, ProbeRules, load_rules
+from evalharness.text.markers import (
+    confidence_density,
+    hedge_phrases,
+    marker_counts,
+    word_count,
+)
+from evalharness.text.rules import PACKAGE_RULES_DIR, ProbeRules, load_rules
 
 SKY = (
     "The sky looks blue because air molecules scatter short wavelengths of sunlight more "

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.prompts import PromptItem, load_prompt_set
 from evalharness.records import GenerationRecord

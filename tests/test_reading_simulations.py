@@ -30,7 +30,7 @@ from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.readings import bias_warning, position_warning
 from evalharness.analysis.stats import accuracy
 from evalharness.pairs import LabeledPair
-from evalharness.validate import baseline_warning, baselines
+from evalharness.stages.validate import baseline_warning, baselines
 
 RUNS = 200
 PROMPTS = 40

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from evalharness.backends import clear_loaded
 from evalharness.backends.fake import FakeBackend
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.records import (
     GenerationRecord,
     PairwiseRecord,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.report import read_analysis, write_reports
 from evalharness.report.content import fmt_est, preference_reading
 from evalharness.report.html import render_html
@@ -268,7 +268,7 @@ def test_report_command_missing_analysis(tmp_path: Path) -> None:
 
 def test_matplotlib_not_imported_by_report_package() -> None:
     code = (
-        "import sys, evalharness.report, evalharness.report.commands, evalharness.cli; "
+        "import sys, evalharness.report, evalharness.commands.report, evalharness.commands.main; "
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

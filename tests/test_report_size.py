@@ -4,7 +4,7 @@ import json
 
 from click.testing import CliRunner
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.report import STEP_SUMMARY_LIMIT, fit_summary
 from evalharness.report.markdown import render_markdown
 from evalharness.report.size import MARKDOWN_LIMIT, NOTE, fit_markdown

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import evalharness.pipeline
-from evalharness.cli import cli
+import evalharness.stages.pipeline
+from evalharness.commands.main import cli
 
 MODELS = ["--base", "fake:b", "--tuned", "fake:t?style=long", "--judge", "fake:j"]
 
@@ -85,7 +85,7 @@ def test_a_rerun_with_nothing_changed_recomputes_nothing(run_dir, tmp_path, monk
     def must_not_run(*args, **kwargs):
         raise AssertionError("the analysis was recomputed")
 
-    monkeypatch.setattr(evalharness.pipeline, "analyze", must_not_run)
+    monkeypatch.setattr(evalharness.stages.pipeline, "analyze", must_not_run)
     args = ["run", *MODELS, "--prompts", str(prompts), "--run-dir", str(run_dir), "--no-bias",
             "--config", str(tmp_path / "fast.yaml")]  # fmt: skip
     invoke(*args)

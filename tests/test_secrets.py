@@ -9,7 +9,7 @@ from stub_openai import StubServer
 
 from evalharness import secrets
 from evalharness.backends.http_client import BODY_SNIPPET_CHARS, HttpTransport
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 
 KEY = "sk-Zq9XwV7kLm3Np0Rt5Yb8Hc2Jd6Fg4Ks1Au"  # 37 characters
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.backends.fake import FakeBackend
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 
 SHORT = "The answer is {}."
 LONG = "The answer is {} and here is a longer explanation of why that is so in detail."

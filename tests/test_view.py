@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from viewrun import EVIL_ID, IMG, PAYLOAD, SCRIPT, Planted, make_run
 
-from evalharness.cli import cli
+from evalharness.commands.main import cli
 from evalharness.view.diff import word_diff
 from evalharness.view.entries import anchor_for
 from evalharness.view.labels import HumanLabel, read_labels

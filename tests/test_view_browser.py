@@ -30,7 +30,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from test_report_browser import FLAGS  # noqa: E402
 from viewrun import PAYLOAD, Planted, make_run  # noqa: E402
 
-from evalharness.cli import cli  # noqa: E402
+from evalharness.commands.main import cli  # noqa: E402
 
 FILTERS = {
     "order-flips": "order_flips",

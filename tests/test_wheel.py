@@ -67,8 +67,8 @@ def test_wheel_ships_the_data_files(installed):
         "evalharness/_data/prompts/NOTICE.md",
         "evalharness/_data/prompts/pairs/llmbar_natural.json",
         "evalharness/_data/prompts/pairs/NOTICE.md",
-        "evalharness/probes/rule_files/length.yaml",
-        "evalharness/probes/rule_files/confidence.yaml",
+        "evalharness/text/rule_files/length.yaml",
+        "evalharness/text/rule_files/confidence.yaml",
     ):
         assert path in names, path
     assert not any(n.startswith(("tests/", "rubrics/", "prompts/")) for n in names)

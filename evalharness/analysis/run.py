@@ -27,17 +27,17 @@ from evalharness.analysis.readings import (
 )
 from evalharness.analysis.stats import controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig
-from evalharness.judge.stage import (
+from evalharness.records import PairwiseRecord, PointwiseRecord, ProbeRecord
+from evalharness.rubrics import load_rubric
+from evalharness.runstore import RunStore
+from evalharness.stages.judge import (
     MAIN_COMPARISON,
     generations_by_prompt,
     self_judging,
     template_keys,
 )
-from evalharness.probes.markers import confidence_density
-from evalharness.probes.rules import load_rules
-from evalharness.records import PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
-from evalharness.runstore import RunStore
+from evalharness.text.markers import confidence_density
+from evalharness.text.rules import load_rules
 
 ANALYSIS_SCHEMA_VERSION = 1
 

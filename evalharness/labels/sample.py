@@ -18,10 +18,10 @@ import numpy as np
 from filelock import FileLock
 
 from evalharness.errors import ConfigError
-from evalharness.judge.stage import generations_by_prompt
 from evalharness.labels.records import LabelRecord
 from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore, write_json_atomic
+from evalharness.stages.judge import generations_by_prompt
 
 SAMPLE_FILE = "labels_sample.json"
 LOCK_FILE = ".labels.lock"

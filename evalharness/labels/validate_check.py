@@ -17,11 +17,11 @@ from evalharness.analysis.run import paired_orders
 from evalharness.analysis.stats import Estimate
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
-from evalharness.judge.stage import template_keys
 from evalharness.pairs import load_pairs, resolve_pairs
 from evalharness.records import PairwiseRecord
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
+from evalharness.stages.judge import template_keys
 
 COMPARISON = "validate"
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from evalharness.backends.base import Backend, GenerationRequest, GenerationResult
 from evalharness.errors import ConfigError, did_you_mean
 from evalharness.probes.rewrite import VARIANTS, Variant, make_variant
-from evalharness.probes.rules import ProbeRules, load_rules
+from evalharness.text.rules import ProbeRules, load_rules
 
 FALLBACK = "rules-fallback"
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from evalharness.errors import ConfigError, did_you_mean
-from evalharness.probes.markers import (
+from evalharness.text.markers import (
     certainty_phrases,
     fenced_code_spans,
     hedge_phrases,
@@ -39,7 +39,7 @@ from evalharness.probes.markers import (
     phrase_regex,
     word_count,
 )
-from evalharness.probes.rules import PhraseRule, ProbeRules
+from evalharness.text.rules import PhraseRule, ProbeRules
 
 __all__ = [
     "VARIANTS",

@@ -117,7 +117,7 @@ def write_view(store: RunStore, config: RunConfig) -> Path:
 
 def write_view_if_run(store: RunStore) -> Path | None:
     """Write the view of a run that has generations (as reports do); None when it has none."""
-    from evalharness.clitools import run_dir_from_manifest
+    from evalharness.commands.common import run_dir_from_manifest
     from evalharness.records import GenerationRecord
 
     if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):

@@ -28,15 +28,15 @@ from evalharness.analysis.readings import (
 from evalharness.analysis.run import paired_orders
 from evalharness.analysis.stats import accuracy, kappa_ci, mean_ci
 from evalharness.config import RunConfig
-from evalharness.generate import StageSummary
 from evalharness.judge.engine import Judge, PairItem
-from evalharness.judge.stage import judge_in_chunks, make_judge
 from evalharness.pairs import LabeledPair, load_pairs, resolve_pairs
-from evalharness.probes.markers import word_count
 from evalharness.probes.rewrite import make_variants
-from evalharness.probes.rules import load_rules
 from evalharness.records import PairwiseRecord
 from evalharness.runstore import RunStore
+from evalharness.stages.generate import StageSummary
+from evalharness.stages.judge import judge_in_chunks, make_judge
+from evalharness.text.markers import word_count
+from evalharness.text.rules import load_rules
 
 COMPARISON = "validate"
 

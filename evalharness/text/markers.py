@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from evalharness.probes.rules import ProbeRules
+from evalharness.text.rules import ProbeRules
 
 _WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")

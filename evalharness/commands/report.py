@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from evalharness.clitools import handle_errors
+from evalharness.commands.common import handle_errors
 from evalharness.report.compare import CompareResult, compare, compare_markdown
 
 

@@ -24,21 +24,21 @@ from evalharness.backends import load_backend
 from evalharness.config import RunConfig
 from evalharness.conversation import judged_instruction
 from evalharness.errors import ConfigError
-from evalharness.generate import StageSummary, backend_options
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
-from evalharness.judge.stage import (
+from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
+from evalharness.progress import console
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
+from evalharness.rubrics import load_rubric
+from evalharness.runstore import RunStore
+from evalharness.stages.generate import StageSummary, backend_options
+from evalharness.stages.judge import (
     check_judge_setup,
     generations_by_prompt,
     judge_in_chunks,
     make_judge,
     template_keys,
 )
-from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
-from evalharness.probes.rules import load_rules
-from evalharness.progress import console
-from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
-from evalharness.runstore import RunStore
+from evalharness.text.rules import load_rules
 
 CONFIDENCE_PAIR = ("assertive", "hedged")
 

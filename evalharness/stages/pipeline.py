@@ -13,14 +13,14 @@ from rich.table import Table
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
-from evalharness.generate import StageSummary, prepare_run, run_generate
-from evalharness.judge.stage import run_judge
-from evalharness.probes.stage import run_probes
 from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.report.content import fmt_est
 from evalharness.report.validation import print_validation
 from evalharness.runstore import RunStore, write_json_atomic
+from evalharness.stages.generate import StageSummary, prepare_run, run_generate
+from evalharness.stages.judge import run_judge
+from evalharness.stages.probes import run_probes
 
 RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE)
 

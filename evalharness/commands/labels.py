@@ -1,4 +1,4 @@
-"""The ``annotate`` and ``labels export/import`` commands (registered in evalharness/cli.py)."""
+"""The ``annotate`` and ``labels export/import`` commands (registered in commands/main.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from evalharness.clitools import handle_errors
+from evalharness.commands.common import handle_errors
 
 SAMPLE_OPTIONS = [
     click.option(
@@ -36,7 +36,7 @@ def sample_options(func: Any) -> Any:
 
 
 def _open(run_dir: str) -> tuple[Any, Any]:
-    from evalharness.clitools import run_dir_from_manifest
+    from evalharness.commands.common import run_dir_from_manifest
 
     return run_dir_from_manifest(run_dir, {})
 

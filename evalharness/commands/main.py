@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from evalharness.clitools import (
+from evalharness.commands.common import (
     RESULTS_DIR,
     build_config,
     check_failures,
@@ -44,9 +44,9 @@ def cli() -> None:
 @handle_errors
 def generate(run_dir: str | None, overwrite: bool, retry_failed: bool, **flags: Any) -> None:
     """Generate answers of the base and tuned models for a prompt set."""
-    from evalharness.generate import prepare_run, run_generate
     from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
+    from evalharness.stages.generate import prepare_run, run_generate
 
     config = build_config(**flags)
     check_run(config)
@@ -69,9 +69,9 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     The run's saved config is used; flags and --config may change only the judge's settings
     (judge, rubric, templates, judge mode), and the change is recorded in the manifest.
     """
-    from evalharness.judge.stage import run_judge
-    from evalharness.pipeline import record_judge
     from evalharness.preflight import check_judging
+    from evalharness.stages.judge import run_judge
+    from evalharness.stages.pipeline import record_judge
 
     with existing_run(run_dir, flags, "judge", retry_failed, check_judging) as (store, config):
         summary = run_judge(store, config)
@@ -94,9 +94,9 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
 @handle_errors
 def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     """Probe the judge's length and confidence bias with counterfactual variants, then analyze."""
-    from evalharness.pipeline import record_judge, write_analysis
     from evalharness.preflight import check_judging, check_probes
-    from evalharness.probes.stage import run_probes
+    from evalharness.stages.pipeline import record_judge, write_analysis
+    from evalharness.stages.probes import run_probes
 
     def check(config: RunConfig) -> None:
         check_judging(config)
@@ -121,7 +121,7 @@ def analyze(run_dir: str, **flags: Any) -> None:
     The run's saved config is used; --judge picks one of the judges that judged this run
     (default: the latest), and statistics settings (bootstrap, tie band, gates) may change.
     """
-    from evalharness.pipeline import check_judge_present, write_analysis
+    from evalharness.stages.pipeline import check_judge_present, write_analysis
 
     with existing_run(run_dir, flags, "analyze") as (store, config):
         check_judge_present(store, config)
@@ -176,10 +176,10 @@ def judge_validate(
     """Measure the judge against human preference labels (accuracy, kappa, position, biases)."""
     import re
 
-    from evalharness.pipeline import claim_validation_dir, print_validation
     from evalharness.preflight import check_judging
     from evalharness.runstore import RunStore, write_json_atomic
-    from evalharness.validate import run_validation
+    from evalharness.stages.pipeline import claim_validation_dir, print_validation
+    from evalharness.stages.validate import run_validation
 
     config = build_config(**flags)
     check_judging(config)
@@ -226,9 +226,9 @@ def run(
     """
     from evalharness.analysis.failures import over_threshold
     from evalharness.errors import FailuresError
-    from evalharness.pipeline import run_all
     from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
+    from evalharness.stages.pipeline import run_all
 
     config = build_config(**flags)
     check_run(config, probes=not no_bias)
@@ -279,15 +279,15 @@ def models() -> None:
         click.echo(f"{name:24} {info['kind']:9} {status}")
 
 
-from evalharness.report.commands import compare_command, report_command  # noqa: E402
+from evalharness.commands.report import compare_command, report_command  # noqa: E402
 
 cli.add_command(report_command)
 cli.add_command(compare_command)
-from evalharness.view.commands import register as register_view_commands  # noqa: E402
+from evalharness.commands.view import register as register_view_commands  # noqa: E402
 
 register_view_commands(cli)
 
-from evalharness.labels.commands import annotate, labels  # noqa: E402
+from evalharness.commands.labels import annotate, labels  # noqa: E402
 
 cli.add_command(annotate)
 cli.add_command(labels)

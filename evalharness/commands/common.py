@@ -194,7 +194,7 @@ def build_config(config_file: str | None, **flags: Any) -> RunConfig:
 
 def default_run_dir(config: RunConfig) -> Path:
     """results/<prompt set>-<hash of the config>: the same config resumes the same run."""
-    from evalharness.generate import run_dir_name
+    from evalharness.stages.generate import run_dir_name
 
     return RESULTS_DIR / run_dir_name(config)
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from evalharness.clitools import handle_errors
+from evalharness.commands.common import handle_errors
 
 if TYPE_CHECKING:
     from evalharness.config import RunConfig
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def _run(run_dir: str) -> tuple[RunStore, RunConfig]:
     """The store and config of an existing run directory."""
-    from evalharness.clitools import run_dir_from_manifest
+    from evalharness.commands.common import run_dir_from_manifest
 
     return run_dir_from_manifest(run_dir, {})
 

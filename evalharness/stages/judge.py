@@ -10,12 +10,12 @@ from evalharness.backends import load_backend
 from evalharness.config import RunConfig
 from evalharness.conversation import judged_instruction, pair_view
 from evalharness.errors import ConfigError
-from evalharness.generate import StageSummary, backend_options, precision
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.progress import console, progress_bar
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
+from evalharness.stages.generate import StageSummary, backend_options, precision
 from evalharness.templates import load_template
 
 MAIN_COMPARISON = "tuned_vs_base"

@@ -1,0 +1,1 @@
+"""Every Click command; the only code that reads the environment or prints."""

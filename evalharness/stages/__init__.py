@@ -1,0 +1,1 @@
+"""The pipeline stages: generate, judge, probes, validate, and the chain that runs them."""

@@ -1,0 +1,1 @@
+"""Text toolkit: Markdown and sentence parsing, editing helpers, markers, rule files."""
