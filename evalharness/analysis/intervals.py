@@ -62,7 +62,8 @@ def _cluster_sums(
 
 
 def _ratio(sums: FloatArray, counts: FloatArray, axis: int = -1) -> FloatArray:
-    return np.sum(sums, axis=axis) / np.sum(counts, axis=axis)
+    ratio: FloatArray = np.sum(sums, axis=axis) / np.sum(counts, axis=axis)
+    return ratio
 
 
 def bootstrap_mean(

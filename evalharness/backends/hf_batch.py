@@ -246,7 +246,8 @@ def _suffix_logits(
     logits = out.logits
     if keep == 1:  # a one-token row with no lead: the first distribution is the last column
         logits = torch.cat([logits, logits], dim=1)
-    return logits
+    result: torch.Tensor = logits
+    return result
 
 
 def common_prefix_len(lists: list[list[int]]) -> int:

@@ -154,14 +154,16 @@ def probe_budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-class BatchSize(click.ParamType):
+class BatchSize(click.ParamType):  # type: ignore[type-arg]
     """A positive integer or ``auto``."""
 
     name = "INTEGER|auto"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
         """``auto`` or an integer of at least 1."""
-        if value == "auto" or (isinstance(value, int) and value >= 1):
+        if value == "auto":
+            return "auto"
+        if isinstance(value, int) and value >= 1:
             return value
         try:
             number = int(value)

@@ -51,7 +51,7 @@ class LabelSet:
 def _slot_a(row: dict[str, Any]) -> str | None:
     """The role shown in slot A, if the row says."""
     if isinstance(row.get("slot_a"), str):
-        return row["slot_a"].lower()
+        return str(row["slot_a"]).lower()
     for key in ("shown_order", "order", "slots"):
         value = row.get(key)
         if isinstance(value, str):
