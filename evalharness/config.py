@@ -256,3 +256,12 @@ def load_config_values(path: str | Path) -> dict[str, Any]:
     if not 0.0 < values.get("confidence", 0.95) < 1.0:
         raise ConfigError(f"{path}:{lines['confidence']}: confidence must be between 0 and 1")
     return values
+
+
+def self_judging(config: RunConfig) -> list[str]:
+    """Roles whose model is also the judge (a self-preference risk)."""
+    return [
+        role
+        for role, spec in (("base", config.base), ("tuned", config.tuned))
+        if spec == config.judge
+    ]

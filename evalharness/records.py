@@ -15,6 +15,10 @@ SCHEMA_VERSION = 1
 R = TypeVar("R", bound="Record")
 
 
+# The comparison name of the main pairwise judgments (tuned vs base, both orders).
+MAIN_COMPARISON = "tuned_vs_base"
+
+
 @dataclass
 class Record:
     """Base of every record: schema version plus (de)serialisation."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from evalharness.errors import ConfigError
-from evalharness.records import Record
+from evalharness.records import GenerationRecord, Record
 from evalharness.secrets import scrub
 
 R = TypeVar("R", bound=Record)
@@ -302,3 +302,11 @@ class RunStore:
             except OSError as exc:
                 raise _os_error(path, exc, "append to") from exc
         return sum(len(lines) for lines in by_file.values())
+
+
+def generations_by_prompt(store: RunStore) -> dict[str, dict[str, GenerationRecord]]:
+    """Generation records indexed by prompt id, then role."""
+    out: dict[str, dict[str, GenerationRecord]] = {}
+    for record in store.read(GenerationRecord):
+        out.setdefault(record.prompt_id, {})[record.role] = record
+    return out

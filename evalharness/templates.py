@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.resources import resolve, shipped_dir, shipped_names
 from evalharness.rubrics import duplicate_keys, read_yaml, yaml_line
@@ -155,3 +156,8 @@ def load_template(name_or_path: str) -> PromptTemplate:
         choices=tuple(data["choices"]),
         path=str(path),
     )
+
+
+def template_keys(config: RunConfig) -> tuple[str, str]:
+    """id@version of the pointwise and pairwise templates (part of every judgment's key)."""
+    return load_template(config.pointwise_template).key, load_template(config.pairwise_template).key

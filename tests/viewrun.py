@@ -15,7 +15,7 @@ from evalharness.config import RunConfig
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.stages.judge import template_keys
+from evalharness.templates import template_keys
 
 SCRIPT = '<script>window.__pwned=1;document.title="pwned"</script>'
 IMG = '<img src=x onerror="window.__pwned=2">'

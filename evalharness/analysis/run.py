@@ -26,16 +26,11 @@ from evalharness.analysis.readings import (
     position_warning,
 )
 from evalharness.analysis.stats import controlled_win_rate, mean_ci, outcome, win_rate
-from evalharness.config import RunConfig
-from evalharness.records import PairwiseRecord, PointwiseRecord, ProbeRecord
+from evalharness.config import RunConfig, self_judging
+from evalharness.records import MAIN_COMPARISON, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.rubrics import load_rubric
-from evalharness.runstore import RunStore
-from evalharness.stages.judge import (
-    MAIN_COMPARISON,
-    generations_by_prompt,
-    self_judging,
-    template_keys,
-)
+from evalharness.runstore import RunStore, generations_by_prompt
+from evalharness.templates import template_keys
 from evalharness.text.markers import confidence_density
 from evalharness.text.rules import load_rules
 

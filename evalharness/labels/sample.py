@@ -20,8 +20,7 @@ from filelock import FileLock
 from evalharness.errors import ConfigError
 from evalharness.labels.records import LabelRecord
 from evalharness.records import GenerationRecord
-from evalharness.runstore import RunStore, write_json_atomic
-from evalharness.stages.judge import generations_by_prompt
+from evalharness.runstore import RunStore, generations_by_prompt, write_json_atomic
 
 SAMPLE_FILE = "labels_sample.json"
 LOCK_FILE = ".labels.lock"

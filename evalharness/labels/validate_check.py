@@ -21,7 +21,7 @@ from evalharness.pairs import load_pairs, resolve_pairs
 from evalharness.records import PairwiseRecord
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.stages.judge import template_keys
+from evalharness.templates import template_keys
 
 COMPARISON = "validate"
 

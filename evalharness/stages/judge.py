@@ -7,18 +7,22 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from evalharness.backends import load_backend
-from evalharness.config import RunConfig
+from evalharness.config import RunConfig, self_judging
 from evalharness.conversation import judged_instruction, pair_view
 from evalharness.errors import ConfigError
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.progress import console, progress_bar
-from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
+from evalharness.records import (
+    MAIN_COMPARISON,
+    PairwiseRecord,
+    PointwiseRecord,
+    Record,
+)
 from evalharness.rubrics import load_rubric
-from evalharness.runstore import RunStore
+from evalharness.runstore import RunStore, generations_by_prompt
 from evalharness.stages.generate import StageSummary, backend_options, precision
-from evalharness.templates import load_template
+from evalharness.templates import load_template, template_keys
 
-MAIN_COMPARISON = "tuned_vs_base"
 ORDERS = ("xy", "yx")
 CHUNK = 4
 
@@ -34,19 +38,6 @@ def make_judge(config: RunConfig) -> Judge:
     return Judge(
         backend, rubric, pointwise, pairwise, mode=config.judge_mode, low_mass=config.low_mass
     )
-
-
-def template_keys(config: RunConfig) -> tuple[str, str]:
-    """id@version of the pointwise and pairwise templates (part of every judgment's key)."""
-    return load_template(config.pointwise_template).key, load_template(config.pairwise_template).key
-
-
-def generations_by_prompt(store: RunStore) -> dict[str, dict[str, GenerationRecord]]:
-    """Generation records indexed by prompt id, then role."""
-    out: dict[str, dict[str, GenerationRecord]] = {}
-    for record in store.read(GenerationRecord):
-        out.setdefault(record.prompt_id, {})[record.role] = record
-    return out
 
 
 def judge_in_chunks(
@@ -99,15 +90,6 @@ def check_judge_setup(store: RunStore, config: RunConfig, done: set[Any]) -> dic
             "pass the same --reference-guided setting, or use another --run-dir"
         )
     return setup
-
-
-def self_judging(config: RunConfig) -> list[str]:
-    """Roles whose model is also the judge (a self-preference risk)."""
-    return [
-        role
-        for role, spec in (("base", config.base), ("tuned", config.tuned))
-        if spec == config.judge
-    ]
 
 
 def run_judge(store: RunStore, config: RunConfig) -> StageSummary:

@@ -29,15 +29,10 @@ from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
 from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.rubrics import load_rubric
-from evalharness.runstore import RunStore
+from evalharness.runstore import RunStore, generations_by_prompt
 from evalharness.stages.generate import StageSummary, backend_options
-from evalharness.stages.judge import (
-    check_judge_setup,
-    generations_by_prompt,
-    judge_in_chunks,
-    make_judge,
-    template_keys,
-)
+from evalharness.stages.judge import check_judge_setup, judge_in_chunks, make_judge
+from evalharness.templates import template_keys
 from evalharness.text.rules import load_rules
 
 CONFIDENCE_PAIR = ("assertive", "hedged")

@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 
 from evalharness.analysis.stats import outcome
 from evalharness.config import RunConfig
-from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
+from evalharness.records import (
+    MAIN_COMPARISON,
+    GenerationRecord,
+    PairwiseRecord,
+    PointwiseRecord,
+    ProbeRecord,
+)
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.stages.judge import MAIN_COMPARISON, template_keys
+from evalharness.templates import template_keys
 from evalharness.view.diff import Segment, word_diff
 from evalharness.view.labels import HumanLabel, LabelSet, read_labels
 
