@@ -61,10 +61,15 @@ def labeled_check(labels: list[int], p_first: list[float], k: int, seed: int) ->
 
 
 def labeled_check_for(
-    store: RunStore, config: RunConfig, pairs_name: str, limit: int | None, k: int
+    store: RunStore,
+    config: RunConfig,
+    pairs_name: str,
+    limit: int | None,
+    k: int,
+    sample: int | None = None,
 ) -> dict[str, Any]:
     """Run :func:`labeled_check` on a judge-validate directory's records."""
-    pairs = load_pairs(resolve_pairs(pairs_name), limit=limit)
+    pairs = load_pairs(resolve_pairs(pairs_name), limit=limit, sample=sample, seed=config.seed)
     _, pair_t = template_keys(config)
     rubric = load_rubric(config.rubric).key
     records = [

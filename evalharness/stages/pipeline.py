@@ -1,22 +1,19 @@
-"""`evalharness run`: the stages chained, with a summary table and the total time."""
+"""`evalharness run`: the stages chained; the command prints what they return."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
-
-from rich.table import Table
 
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
-from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.report.content import fmt_est
-from evalharness.report.validation import print_validation
 from evalharness.runstore import RunStore, write_json_atomic
 from evalharness.stages.generate import StageSummary, prepare_run, run_generate
 from evalharness.stages.judge import run_judge
@@ -100,9 +97,6 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
     ]
 
 
-__all__ = ["print_validation", "run_all", "write_analysis"]
-
-
 def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
@@ -137,20 +131,36 @@ def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) ->
     if not overwrite:
         what = "an evaluation run" if other else "a validation with another config"
         raise ConfigError(
-            f"{store.dir} holds {what}; pass another --out or --overwrite to replace it"
+            f"{store.dir} holds {what}; pass another --run-dir or --overwrite to replace it"
         )
     for name in (*RECORD_FILES, "manifest.json", "validation.json", "analysis.json",
                  "report.md", "report.html"):  # fmt: skip
         store.path(name).unlink(missing_ok=True)
 
 
-def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) -> dict[str, Any]:
-    """Generate, judge, probe, analyze and report; print a summary table."""
+@dataclass
+class RunOutcome:
+    """What `run` did: each stage's counts, the analysis, the report paths and the total time."""
+
+    summaries: list[StageSummary]
+    analysis: dict[str, Any]
+    paths: dict[str, Path]
+    seconds: float
+
+
+def run_all(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    overwrite: bool,
+    bias: bool,
+    step_summary: Path | None = None,
+) -> RunOutcome:
+    """Generate, judge, probe, analyze and report (``step_summary``: a CI job-summary file)."""
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
-    console.print(f"run directory: {store.dir}")
     summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
     if bias:
         summaries.append(run_probes(store, config))
@@ -158,7 +168,7 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
     step = time.perf_counter()
     analysis = write_analysis(store, config)
     unchanged = analysis.pop("_unchanged", False)
-    paths = write_reports(store, analysis, unchanged=unchanged)
+    paths = write_reports(store, analysis, unchanged=unchanged, step_summary=step_summary)
     summaries.append(
         StageSummary(
             "analyze+report",
@@ -167,30 +177,4 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
             seconds=time.perf_counter() - step,
         )
     )
-    table = Table(title="evalharness run")
-    for column in ("stage", "new records", "already done", "failed", "seconds"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for s in summaries:
-        table.add_row(
-            s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}"
-        )
-    console.print(table)
-    head = analysis["headline"]
-    controlled = head.get("controlled") or {}
-    console.print(f"tuned vs base win rate: {fmt_est(head['win_rate'], 'pct')} (n={head['n']})")
-    console.print(f"  length-controlled: {fmt_est(controlled.get('length_controlled'), 'pct')}")
-    console.print(
-        "  length+confidence-controlled: "
-        f"{fmt_est(controlled.get('length_confidence_controlled'), 'pct')}"
-    )
-    bias_section = analysis.get("bias") or {}
-    console.print(
-        f"length bias (LBR): {fmt_est(bias_section.get('lbr'), 'signed')}   "
-        f"confidence bias (CBR): {fmt_est(bias_section.get('cbr'), 'signed')}"
-    )
-    for warning in analysis["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
-    for path in paths.values():
-        console.print(f"report: {path}")
-    console.print(f"total time: {time.perf_counter() - started:.1f}s")
-    return analysis
+    return RunOutcome(summaries, analysis, paths, time.perf_counter() - started)

@@ -78,11 +78,16 @@ def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[Pa
 
 
 def run_validation(
-    store: RunStore, config: RunConfig, pairs_name: str, limit: int | None, probes: bool
+    store: RunStore,
+    config: RunConfig,
+    pairs_name: str,
+    limit: int | None,
+    probes: bool,
+    sample: int | None = None,
 ) -> tuple[dict[str, Any], StageSummary]:
-    """Judge the labeled pairs (resuming) and compute the validation table."""
+    """Judge the labeled pairs (resuming; ``sample``: that many, drawn with the seed)."""
     path = resolve_pairs(pairs_name)
-    pairs = load_pairs(path, limit=limit)
+    pairs = load_pairs(path, limit=limit, sample=sample, seed=config.seed)
     judge: Judge = make_judge(config)
     store.update_manifest(
         validation={

@@ -117,10 +117,9 @@ def write_view(store: RunStore, config: RunConfig) -> Path:
 
 def write_view_if_run(store: RunStore) -> Path | None:
     """Write the view of a run that has generations (as reports do); None when it has none."""
-    from evalharness.commands.common import run_dir_from_manifest
+    from evalharness.config import saved_config
     from evalharness.records import GenerationRecord
 
     if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):
         return None
-    store, config = run_dir_from_manifest(str(store.dir), {})
-    return write_view(store, config)
+    return write_view(store, saved_config(store.read_manifest().get("config", {})))
