@@ -1,7 +1,7 @@
 """Progress on stderr: a rich bar on a terminal, a plain line every few seconds elsewhere.
 
 CI logs are not terminals: there each stage prints ``judge pointwise: 120/400 judgments, 35 s``
-every ``LINE_INTERVAL`` seconds (and once at its end when it printed any), so a long run is
+every ``LINE_INTERVAL`` seconds (and its final count at its end, when it printed any), so a long run is
 not silent until its summary. The verbosity (set once by the command line) silences both.
 """
 
@@ -71,7 +71,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
 def progress_lines(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; print a plain count line at most every ``LINE_INTERVAL`` seconds."""
     started = time.monotonic()
-    state = {"done": 0, "last": started, "printed": 0}
+    state = {"done": 0, "last": started, "printed": -1}
 
     def line() -> None:
         seconds = time.monotonic() - started
@@ -81,7 +81,7 @@ def progress_lines(description: str, total: int) -> Iterator[Callable[[int], Non
             highlight=False,
             soft_wrap=True,
         )
-        state["printed"] += 1
+        state["printed"] = state["done"]
 
     def advance(n: int) -> None:
         state["done"] += n
@@ -91,5 +91,5 @@ def progress_lines(description: str, total: int) -> Iterator[Callable[[int], Non
             line()
 
     yield advance
-    if state["printed"]:
+    if 0 <= state["printed"] < state["done"]:
         line()
