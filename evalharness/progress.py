@@ -1,8 +1,8 @@
 """Progress on stderr: a rich bar on a terminal, a plain line every few seconds elsewhere.
 
 CI logs are not terminals: there each stage prints ``judge pointwise: 120/400 judgments, 35 s``
-every ``LINE_INTERVAL`` seconds (and its final count at its end, when it printed any), so a long run is
-not silent until its summary. The verbosity (set once by the command line) silences both.
+every ``LINE_INTERVAL`` seconds (and its final count at its end, when it printed any), so a
+long run is not silent until its summary. The verbosity (set by the command line) silences both.
 """
 
 from __future__ import annotations

@@ -112,10 +112,11 @@ def test_stage_defaults_are_the_runs(stage: str) -> None:
 def test_new_run_defaults_are_the_config_defaults() -> None:
     blocks = help_blocks("run")
     defaults = RunConfig()
-    for option, value in [("--max-new-tokens", defaults.max_new_tokens),
-                          ("--base", defaults.base), ("--judge", defaults.judge),
-                          ("--rubric", defaults.rubric), ("--batch-size", defaults.batch_size),
-                          ("--judge-mode", defaults.judge_mode), ("--seed", defaults.seed)]:  # fmt: skip
+    expected = [("--max-new-tokens", defaults.max_new_tokens), ("--base", defaults.base),
+                ("--judge", defaults.judge), ("--rubric", defaults.rubric),
+                ("--batch-size", defaults.batch_size), ("--judge-mode", defaults.judge_mode),
+                ("--seed", defaults.seed)]  # fmt: skip
+    for option, value in expected:
         assert shown_default(blocks[option]) == str(value), option
 
 
@@ -181,8 +182,9 @@ def prompts_file(tmp_path: Path, n: int = 4) -> Path:
 
 
 def run_args(tmp_path: Path, *models: str) -> list[str]:
-    return ["run", *(models or MODELS), "--prompts", str(prompts_file(tmp_path)), "--run-dir",
-            str(tmp_path / "run"), "--no-bias", "--config", str(tmp_path / "fast.yaml")]  # fmt: skip
+    prompts = str(prompts_file(tmp_path))
+    return ["run", *(models or MODELS), "--prompts", prompts, "--run-dir", str(tmp_path / "run"),
+            "--no-bias", "--config", str(tmp_path / "fast.yaml")]  # fmt: skip
 
 
 def test_quiet_prints_only_the_verdict(tmp_path: Path) -> None:
