@@ -2,7 +2,8 @@
 
 Model specs, prompt set, rubric, templates, probe rules and config values are resolved
 here, so that bad input fails in a second with one line and leaves nothing behind, not
-after a generation stage that took minutes.
+after a generation stage that took minutes. Checks raise ConfigError or ModelError and
+return their warnings (large inputs) for the command to print.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from pathlib import Path
 
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError, ModelError
-from evalharness.progress import console
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompts import load_prompt_set
 from evalharness.specs import ModelSpec, parse_spec
 
 LARGE_INPUT_CHARS = 100_000
@@ -52,8 +52,8 @@ def check_safetensors(folder: Path) -> None:
             ) from None
 
 
-def check_prompts(config: RunConfig) -> list[PromptItem]:
-    """The prompt set, with ``sample`` no larger than the set."""
+def check_prompts(config: RunConfig) -> list[str]:
+    """The prompt set, with ``sample`` no larger than the set; warns of a very long prompt."""
     path = config.prompts
     items = load_prompt_set(config.prompts, config.prompt_field)
     if config.sample is not None and config.sample > len(items):
@@ -65,17 +65,16 @@ def check_prompts(config: RunConfig) -> list[PromptItem]:
         raise ConfigError("completion_frame must contain {prompt}")
     longest = max(items, key=lambda item: len(item.prompt))
     if len(longest.prompt) > LARGE_INPUT_CHARS:
-        console.print(
-            f"[bold yellow]warning:[/] prompt {longest.id!r} in {path} is "
-            f"{len(longest.prompt):,} characters long; every judgment repeats it, and a local "
-            "model records prompts longer than its context as failed",
-            highlight=False,
-        )
-    return items
+        return [
+            f"prompt {longest.id!r} in {path} is {len(longest.prompt):,} characters long; every "
+            "judgment repeats it, and a local model records prompts longer than its context as "
+            "failed"
+        ]
+    return []
 
 
-def check_judging(config: RunConfig) -> None:
-    """Judge spec, rubric and templates: loadable and fitting each other."""
+def check_judging(config: RunConfig) -> list[str]:
+    """Judge spec, rubric and templates: loadable, fitting each other; warns of a long rubric."""
     from evalharness.judge.engine import PAIRWISE_VARS, POINTWISE_VARS
     from evalharness.rubrics import load_rubric
     from evalharness.templates import check_template, load_template
@@ -83,11 +82,11 @@ def check_judging(config: RunConfig) -> None:
     check_model(config.judge, "judge")
     rubric = load_rubric(config.rubric)
     size = len(rubric.criteria_block()) + len(rubric.description)
+    warnings = []
     if size > LARGE_INPUT_CHARS:
-        console.print(
-            f"[bold yellow]warning:[/] rubric {config.rubric} is {size:,} characters long; "
-            "it is sent with every pointwise judgment",
-            highlight=False,
+        warnings.append(
+            f"rubric {config.rubric} is {size:,} characters long; it is sent with every "
+            "pointwise judgment"
         )
     pointwise = load_template(config.pointwise_template)
     pairwise = load_template(config.pairwise_template)
@@ -100,6 +99,7 @@ def check_judging(config: RunConfig) -> None:
         )
     if len(pointwise.choices) < 2:
         raise ConfigError(f"{pointwise.path}: a pointwise template needs at least 2 choices")
+    return warnings
 
 
 def check_probes(config: RunConfig) -> None:
@@ -115,12 +115,12 @@ def check_probes(config: RunConfig) -> None:
         check_model(config.rewriter, "rewriter")
 
 
-def check_run(config: RunConfig, *, probes: bool = True) -> list[PromptItem]:
-    """Everything `run` and `generate` need; returns the prompt set (before sampling)."""
-    items = check_prompts(config)
+def check_run(config: RunConfig, *, probes: bool = True) -> list[str]:
+    """Everything `run` and `generate` need; returns the warnings."""
+    warnings = check_prompts(config)
     check_model(config.base, "base")
     check_model(config.tuned, "tuned")
-    check_judging(config)
+    warnings += check_judging(config)
     if probes:
         check_probes(config)
-    return items
+    return warnings
