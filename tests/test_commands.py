@@ -264,3 +264,13 @@ def test_step_summary_comes_from_the_environment(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     invoke("report", str(tmp_path / "run"))
     assert "# evalharness report" in summary.read_text(encoding="utf-8")
+
+
+def test_only_commands_read_the_job_summary_variable_or_import_commands() -> None:
+    package = Path(__file__).resolve().parent.parent / "evalharness"
+    for path in package.rglob("*.py"):
+        if path.parent.name == "commands" or path.name == "__main__.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "GITHUB_STEP_SUMMARY" not in text, path
+        assert "evalharness.commands" not in text, path
