@@ -101,7 +101,7 @@ def write_reports(
 ) -> dict[str, Path]:
     """Write report.md and report.html of a run; append report.md to ``step_summary``.
 
-    ``step_summary``: the CI job-summary file (the command line reads $GITHUB_STEP_SUMMARY).
+    ``step_summary``: the CI job-summary file (the command line finds it in the environment).
     ``unchanged``: the analysis is the one the reports were made from; existing reports are
     kept as they are (no rendering, no plots).
     """
