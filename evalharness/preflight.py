@@ -2,8 +2,7 @@
 
 Model specs, prompt set, rubric, templates, probe rules and config values are resolved
 here, so that bad input fails in a second with one line and leaves nothing behind, not
-after a generation stage that took minutes. Checks raise ConfigError or ModelError and
-return their warnings (large inputs) for the command to print.
+after a generation stage that took minutes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from pathlib import Path
 
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError, ModelError
-from evalharness.prompts import load_prompt_set
+from evalharness.progress import console
+from evalharness.prompts import PromptItem, load_prompt_set
 from evalharness.specs import ModelSpec, parse_spec
 
 LARGE_INPUT_CHARS = 100_000
@@ -52,8 +52,8 @@ def check_safetensors(folder: Path) -> None:
             ) from None
 
 
-def check_prompts(config: RunConfig) -> list[str]:
-    """The prompt set, with ``sample`` no larger than the set; warns of a very long prompt."""
+def check_prompts(config: RunConfig) -> list[PromptItem]:
+    """The prompt set, with ``sample`` no larger than the set."""
     path = config.prompts
     items = load_prompt_set(config.prompts, config.prompt_field)
     if config.sample is not None and config.sample > len(items):
@@ -65,16 +65,17 @@ def check_prompts(config: RunConfig) -> list[str]:
         raise ConfigError("completion_frame must contain {prompt}")
     longest = max(items, key=lambda item: len(item.prompt))
     if len(longest.prompt) > LARGE_INPUT_CHARS:
-        return [
-            f"prompt {longest.id!r} in {path} is {len(longest.prompt):,} characters long; every "
-            "judgment repeats it, and a local model records prompts longer than its context as "
-            "failed"
-        ]
-    return []
+        console.print(
+            f"[bold yellow]warning:[/] prompt {longest.id!r} in {path} is "
+            f"{len(longest.prompt):,} characters long; every judgment repeats it, and a local "
+            "model records prompts longer than its context as failed",
+            highlight=False,
+        )
+    return items
 
 
-def check_judging(config: RunConfig) -> list[str]:
-    """Judge spec, rubric and templates: loadable, fitting each other; warns of a long rubric."""
+def check_judging(config: RunConfig) -> None:
+    """Judge spec, rubric and templates: loadable and fitting each other."""
     from evalharness.judge.engine import PAIRWISE_VARS, POINTWISE_VARS
     from evalharness.rubrics import load_rubric
     from evalharness.templates import check_template, load_template
@@ -82,11 +83,11 @@ def check_judging(config: RunConfig) -> list[str]:
     check_model(config.judge, "judge")
     rubric = load_rubric(config.rubric)
     size = len(rubric.criteria_block()) + len(rubric.description)
-    warnings = []
     if size > LARGE_INPUT_CHARS:
-        warnings.append(
-            f"rubric {config.rubric} is {size:,} characters long; it is sent with every "
-            "pointwise judgment"
+        console.print(
+            f"[bold yellow]warning:[/] rubric {config.rubric} is {size:,} characters long; "
+            "it is sent with every pointwise judgment",
+            highlight=False,
         )
     pointwise = load_template(config.pointwise_template)
     pairwise = load_template(config.pairwise_template)
@@ -99,7 +100,6 @@ def check_judging(config: RunConfig) -> list[str]:
         )
     if len(pointwise.choices) < 2:
         raise ConfigError(f"{pointwise.path}: a pointwise template needs at least 2 choices")
-    return warnings
 
 
 def check_probes(config: RunConfig) -> None:
@@ -115,12 +115,12 @@ def check_probes(config: RunConfig) -> None:
         check_model(config.rewriter, "rewriter")
 
 
-def check_run(config: RunConfig, *, probes: bool = True) -> list[str]:
-    """Everything `run` and `generate` need; returns the warnings."""
-    warnings = check_prompts(config)
+def check_run(config: RunConfig, *, probes: bool = True) -> list[PromptItem]:
+    """Everything `run` and `generate` need; returns the prompt set (before sampling)."""
+    items = check_prompts(config)
     check_model(config.base, "base")
     check_model(config.tuned, "tuned")
-    warnings += check_judging(config)
+    check_judging(config)
     if probes:
         check_probes(config)
-    return warnings
+    return items

@@ -84,16 +84,6 @@ def detail(message: str) -> None:
         click.echo(message)
 
 
-def warn(warnings: list[str] | None) -> None:
-    """Each warning as one ``warning:`` line on stderr (left out with --quiet)."""
-    from rich.markup import escape
-
-    from evalharness.progress import console
-
-    for message in warnings or []:
-        console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
-
-
 def verdict(message: str) -> None:
     """The command's final one-line result on stdout: printed even with --quiet."""
     click.echo(message)
@@ -183,7 +173,7 @@ def existing_run(
     flags: dict[str, Any],
     stage: str,
     retry_failed: bool = True,
-    check: Callable[[RunConfig], list[str] | None] | None = None,
+    check: Callable[[RunConfig], Any] | None = None,
 ) -> Iterator[tuple[Any, RunConfig]]:
     """Lock an existing run and yield it with its config for ``stage``.
 
@@ -199,7 +189,7 @@ def existing_run(
     with store.lock(stage):
         config, changes = stage_config(store, flags, stage)
         if check is not None:
-            warn(check(config))
+            check(config)
         if changes and stage != "analyze":
             record_changes(store, config, changes, stage)
         for key, (before, after) in changes.items():

@@ -16,7 +16,6 @@ from evalharness.commands.common import (
     hub_allowed,
     step_summary_file,
     verdict,
-    warn,
 )
 from evalharness.commands.options import (
     config_option,
@@ -64,7 +63,7 @@ def generate(run_dir: str | None, overwrite: bool, retry_failed: bool, **flags: 
     config = build_config(**flags)
     describe_config(config)
     with hub_allowed(config):
-        warn(check_run(config))
+        check_run(config)
         store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
         with store.claim("generate"):
             items = prepare_run(store, config, overwrite)
@@ -96,7 +95,7 @@ def run(
     config = build_config(**flags)
     describe_config(config)
     with hub_allowed(config):
-        warn(check_run(config, probes=not no_bias))
+        check_run(config, probes=not no_bias)
         store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
         with store.claim("run"):
             console.print(f"run directory: {store.dir}")

@@ -70,10 +70,9 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.stages.pipeline import record_judge, write_analysis
     from evalharness.stages.probes import run_probes
 
-    def check(config: RunConfig) -> list[str]:
-        warnings = check_judging(config)
+    def check(config: RunConfig) -> None:
+        check_judging(config)
         check_probes(config)
-        return warnings
 
     with existing_run(run_dir, flags, "bias", retry_failed, check) as (store, config):
         summary = run_probes(store, config)

@@ -16,7 +16,6 @@ from evalharness.commands.common import (
     handle_errors,
     hub_allowed,
     verdict,
-    warn,
 )
 from evalharness.commands.options import (
     config_option,
@@ -88,7 +87,7 @@ def judge_validate(
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(run_dir or RESULTS_DIR / f"validate-{slug}")
     with hub_allowed(config):
-        warn(check_judging(config))
+        check_judging(config)
         with store.claim("judge-validate"):
             claim_validation_dir(store, config, overwrite)
             result, summary = run_validation(store, config, pairs_name, None, probes, sample)
