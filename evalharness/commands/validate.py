@@ -90,12 +90,12 @@ def judge_validate(
         check_judging(config)
         with store.claim("judge-validate"):
             claim_validation_dir(store, config, overwrite)
-            result, summary = run_validation(store, config, pairs_name, None, probes, sample)
+            result, summary = run_validation(store, config, pairs_name, None, probes, sample=sample)
             if labeled:
                 from evalharness.labels.validate_check import labeled_check_for
 
                 result["labeled_check"] = labeled_check_for(
-                    store, config, pairs_name, None, labeled, sample
+                    store, config, pairs_name, None, labeled, sample=sample
                 )
             write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)

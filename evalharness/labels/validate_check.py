@@ -66,6 +66,7 @@ def labeled_check_for(
     pairs_name: str,
     limit: int | None,
     k: int,
+    *,
     sample: int | None = None,
 ) -> dict[str, Any]:
     """Run :func:`labeled_check` on a judge-validate directory's records."""

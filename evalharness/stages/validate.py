@@ -83,6 +83,7 @@ def run_validation(
     pairs_name: str,
     limit: int | None,
     probes: bool,
+    *,
     sample: int | None = None,
 ) -> tuple[dict[str, Any], StageSummary]:
     """Judge the labeled pairs (resuming; ``sample``: that many, drawn with the seed)."""
