@@ -24,8 +24,8 @@ from evalharness.probes.rewrite import (
     is_noop,
     make_variant,
     make_variants,
-    split_sentences,
 )
+from evalharness.text.markdown import split_sentences
 from evalharness.text.markers import (
     confidence_density,
     hedge_phrases,
@@ -310,10 +310,10 @@ def test_assertive_removes_every_hedge_and_adds_certainty(rules: ProbeRules) -> 
 
 
 def test_hedge_removal_mends_commas_and_capitals(rules: ProbeRules) -> None:
-    from evalharness.probes.rewrite import _remove_hedges
+    from evalharness.probes.confidence import remove_hedges
 
     text = "Probably, the disk is full. The disk, I think, is full. It is full, maybe."
-    out = _remove_hedges(text, rules)  # before the lead-ins that even out the lengths
+    out = remove_hedges(text, rules)  # before the lead-ins that even out the lengths
     for fragment in ("The disk is full.", "The disk is", "It is", "full."):
         assert fragment in out
     assert marker_counts(out, rules)["hedge"] == 0
