@@ -19,11 +19,13 @@ from evalharness.backends.base import (
 from evalharness.errors import ConfigError
 from evalharness.probes.model_rewriter import FALLBACK, ModelRewriter
 from evalharness.probes.rewrite import (
+    REWRITERS,
     VARIANTS,
     Variant,
     is_noop,
     make_variant,
     make_variants,
+    rewriter,
 )
 from evalharness.text.markdown import split_sentences
 from evalharness.text.markers import (
@@ -392,6 +394,21 @@ def test_is_noop_accepts_text_and_ignores_whitespace() -> None:
 def test_unknown_kind_is_a_config_error(rules: ProbeRules) -> None:
     with pytest.raises(ConfigError, match="did you mean 'padded'"):
         make_variant("paded", SKY, "", rules, 0)
+
+
+def test_the_registry_names_each_rewriter_and_its_kinds(rules: ProbeRules) -> None:
+    assert {name: r.kinds for name, r in REWRITERS.items()} == {
+        "length": ("padded", "shortened"),
+        "confidence": ("assertive", "hedged"),
+    }
+    assert VARIANTS == ("padded", "shortened", "assertive", "hedged")
+    assert rewriter("length") is REWRITERS["length"]
+    text = rewriter("confidence").rewrite("hedged", SKY, "Why?", rules, 0, "k")
+    assert text == make_variant("hedged", SKY, "Why?", rules, 0, "k").text != SKY
+    with pytest.raises(
+        ConfigError, match=r"did you mean 'length'\?.*valid names: confidence, length"
+    ):
+        rewriter("lenght")
 
 
 # ----------------------------------------------------------------------------- markers
