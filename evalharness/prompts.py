@@ -221,19 +221,6 @@ def prompt_set_names() -> list[str]:
     return shipped_names("prompts")
 
 
-def load_prompt_set(source: str, prompt_field: str | None = None) -> list[PromptItem]:
-    """Load a prompt set from any source: a shipped name, a JSONL, CSV or Parquet file, a
-    saved ``datasets`` folder, or ``hf:NAME[:CONFIG]:SPLIT`` (see prompt_sources).
-
-    A JSONL file follows the prompt-set schema unless ``prompt_field`` names its prompt column.
-    """
-    from evalharness import prompt_sources
-
-    if prompt_sources.is_external(source, prompt_field):
-        return prompt_sources.load(source, prompt_field)
-    return load_prompts(resolve_prompt_set(source))
-
-
 def resolve_prompt_set(name_or_path: str) -> Path:
     """Map a shipped prompt-set name ("default", "mt_bench") or a file path to a Path.
 
