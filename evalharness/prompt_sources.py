@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError, did_you_mean
+from evalharness.jsonl import read_objects
 from evalharness.prompts import (
     PromptItem,
     load_prompts,
     make_item,
     prompt_set_names,
-    read_jsonl_objects,
     resolve_prompt_set,
 )
 
@@ -151,7 +151,7 @@ def _rows(source: str) -> tuple[Iterable[Row], str]:
         return _csv_rows(path), path.stem
     if suffix in (".parquet", ".pq"):
         return _parquet_rows(path), path.stem
-    rows = [(f"{path}:{line}", obj) for line, obj in read_jsonl_objects(path, "prompt set")]
+    rows = [(f"{path}:{line}", obj) for line, obj in read_objects(path, "prompt set")]
     return rows, path.stem
 
 
