@@ -6,8 +6,8 @@ break on are text inside a value, never line breaks. A malformed line is a one-l
 
 * :func:`dumps_line` writes one row (non-ASCII readable, lone surrogates escaped, so the file
   is always valid UTF-8);
-* :func:`lines` numbers the rows of a text; :func:`complete` drops a last line cut short by
-  an interrupted write; :func:`parse_object` reads one row;
+* :func:`lines` numbers the rows of a text; :func:`complete` and :func:`complete_lines` drop
+  a last line cut short by an interrupted write; :func:`parse_object` reads one row;
 * :func:`read_objects` reads a whole file the user gave (a prompt set, a pairs file, labels).
 """
 
@@ -41,6 +41,15 @@ def lines(text: str) -> Iterator[tuple[int, str]]:
 def complete(data: bytes) -> bytes:
     """``data`` up to its last "\\n": bytes after it are a line whose writing was cut short."""
     return data[: data.rfind(b"\n") + 1]
+
+
+def complete_lines(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """The non-blank complete lines of ``data`` as (1-based number, bytes), and the number of
+    bytes they cover (where an appended line belongs). Bytes stay bytes, so that a line that
+    is not UTF-8 can be named on its own."""
+    whole = complete(data)
+    rows = [(n, line) for n, line in enumerate(whole.split(b"\n")[:-1], start=1) if line.strip()]
+    return rows, len(whole)
 
 
 def has_surrogate(value: Any) -> bool:

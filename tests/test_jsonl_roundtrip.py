@@ -141,3 +141,5 @@ def test_lines_split_on_newline_only_and_complete_drops_a_cut_tail():
     assert jsonl.parse_objects(text, "f") == [(1, {"a": "x\u2028y\u0085z"}), (3, {"b": 2})]
     assert jsonl.complete(b'{"a": 1}\n{"b": ') == b'{"a": 1}\n'
     assert jsonl.complete(b'{"a": 1}') == b""
+    data = b'{"a": 1}\n\n{"b": "\xe2\x80\xa8"}\n{"c": '
+    assert jsonl.complete_lines(data) == ([(1, b'{"a": 1}'), (3, b'{"b": "\xe2\x80\xa8"}')], 23)
