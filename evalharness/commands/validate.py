@@ -92,7 +92,7 @@ def judge_validate(
             claim_validation_dir(store, config, overwrite)
             result, summary = run_validation(store, config, pairs_name, None, probes, sample=sample)
             if labeled:
-                from evalharness.labels.validate_check import labeled_check_for
+                from evalharness.stages.labels import labeled_check_for
 
                 result["labeled_check"] = labeled_check_for(
                     store, config, pairs_name, None, labeled, sample=sample
@@ -100,7 +100,7 @@ def judge_validate(
             write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     if labeled:
-        from evalharness.labels.validate_check import print_labeled_check
+        from evalharness.stages.labels import print_labeled_check
 
         print_labeled_check(result["labeled_check"])
     verdict(
