@@ -98,10 +98,10 @@ def run(
         check_run(config, probes=not no_bias)
         store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
         with store.claim("run"):
-            console.print(f"run directory: {store.dir}")
             outcome = run_all(
                 store, config, overwrite=overwrite, bias=not no_bias,
                 step_summary=step_summary_file(),
+                prepared=lambda: console.print(f"run directory: {store.dir}"),
             )  # fmt: skip
     print_run(outcome)
     message = over_threshold(outcome.analysis["failures"], config.max_failure_share)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,12 +156,18 @@ def run_all(
     overwrite: bool,
     bias: bool,
     step_summary: Path | None = None,
+    prepared: Callable[[], None] | None = None,
 ) -> RunOutcome:
-    """Generate, judge, probe, analyze and report (``step_summary``: a CI job-summary file)."""
+    """Generate, judge, probe, analyze and report (``step_summary``: a CI job-summary file).
+
+    ``prepared`` is called once the run directory is claimed for this config.
+    """
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
+    if prepared is not None:
+        prepared()
     summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
     if bias:
         summaries.append(run_probes(store, config))
