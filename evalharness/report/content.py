@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from evalharness.analysis.estimate import Estimate
+
 NA = "n/a"
 NOT_RUN = "not run"
 EXAMPLE_LIMIT = 4
@@ -93,6 +95,8 @@ def number(x: Any) -> float | None:
 
 def estimate(value: Any) -> dict[str, Any] | None:
     """An Estimate dict with a usable value, or None."""
+    if isinstance(value, Estimate):
+        value = value.to_dict()
     if isinstance(value, dict) and number(value.get("value")) is not None:
         return value
     return None

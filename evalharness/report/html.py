@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalharness.analysis.cost import COST_HEADER, cost_rows
+from evalharness.analysis.model import Analysis
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.human import human_html
@@ -145,8 +146,9 @@ def _examples(analysis: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def render_html(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
-    """The whole report.html for an analysis dict and its rendered plots."""
+def render_html(typed: Analysis, plots: dict[str, Plot]) -> str:
+    """The whole report.html of an analysis and its rendered plots."""
+    analysis = typed.to_json()
     facts = {r.label: r.value for r in content.run_facts(analysis)}
     criteria = content.criteria_rows(analysis)
     criteria_table = (

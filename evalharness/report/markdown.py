@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalharness.analysis.cost import COST_HEADER, cost_rows
+from evalharness.analysis.model import Analysis
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.human import human_markdown
@@ -112,8 +113,12 @@ def _examples_section(analysis: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_markdown(analysis: dict[str, Any]) -> str:
-    """The whole report.md for an analysis dict."""
+def render_markdown(analysis: Analysis) -> str:
+    """The whole report.md of an analysis."""
+    return _render(analysis.to_json())
+
+
+def _render(analysis: dict[str, Any]) -> str:
     facts = {r.label: r.value for r in content.run_facts(analysis)}
     lines = [
         "# evalharness report",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from evalharness.analysis.model import Analysis
 from evalharness.report import content
 from evalharness.report.content import estimate, number, section
 
@@ -220,9 +221,11 @@ PLOTS: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
 }
 
 
-def render_plots(analysis: dict[str, Any]) -> dict[str, Plot]:
+def render_plots(typed: Analysis) -> dict[str, Plot]:
     """Every plot of the report, by name."""
     import matplotlib
+
+    analysis = typed.to_json()
 
     out = {}
     with matplotlib.rc_context({"text.parse_math": False, "font.size": 9}):
