@@ -232,7 +232,7 @@ def human_check(
         "extra_labeled": extra,
         "unlabeled_prompts": len(unlabeled),
         "labels_without_judgment": sorted(p for p in by_prompt if p not in judged),
-        "agreement": bootstrap_mean(np.array(agree), seed=0).to_dict() if agree else None,
+        "agreement": bootstrap_mean(np.array(agree)).to_dict() if agree else None,
         "kappa": _kappa(table) if agree else None,
         "confusion": confusion,
         "disagreements": disagreements,

@@ -39,7 +39,7 @@ def type_name(tp: Any) -> str:
         return f"object: key → {type_name(args[1])}"
     if tp is Estimate:
         return "[Estimate](#estimate)"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"[{tp.__name__}](#{tp.__name__.lower()})"
     return SCALARS.get(tp, str(tp))
 
