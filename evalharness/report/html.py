@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
 
-from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.analysis.model import Analysis
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_html
 from evalharness.report.plots import Plot
 
@@ -82,7 +81,7 @@ def figure(plot: Plot | None) -> str:
     )
 
 
-def _trust(analysis: dict[str, Any]) -> str:
+def _trust(analysis: Analysis) -> str:
     parts = ['<h2 id="trust">⚠ Can this judge be trusted?</h2>']
     loud = content.self_judging_warning(analysis)
     if loud:
@@ -99,7 +98,7 @@ def _trust(analysis: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _bias(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
+def _bias(analysis: Analysis, plots: dict[str, Plot]) -> str:
     parts = ['<h2 id="bias">Judge bias probes</h2>']
     rows = content.bias_rows(analysis)
     if rows is None:
@@ -126,7 +125,7 @@ def _bias(analysis: dict[str, Any], plots: dict[str, Plot]) -> str:
     return "\n".join(parts)
 
 
-def _examples(analysis: dict[str, Any]) -> str:
+def _examples(analysis: Analysis) -> str:
     parts = ['<h2 id="examples">Side-by-side examples</h2>']
     items = content.examples(analysis)
     if not items:
@@ -146,9 +145,8 @@ def _examples(analysis: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def render_html(typed: Analysis, plots: dict[str, Plot]) -> str:
+def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
     """The whole report.html of an analysis and its rendered plots."""
-    analysis = typed.to_json()
     facts = {r.label: r.value for r in content.run_facts(analysis)}
     criteria = content.criteria_rows(analysis)
     criteria_table = (

@@ -11,12 +11,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any
 
-from evalharness.analysis.cost import COST_HEADER, cost_rows
 from evalharness.analysis.model import Analysis
 from evalharness.report import content
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_markdown
 
 VIEW_LINK_MD = (
@@ -54,7 +53,7 @@ def _rows_table(rows: list[Row], header: tuple[str, str, str]) -> str:
     return md_table(header, [(r.label, r.value, r.reading) for r in rows])
 
 
-def _trust_section(analysis: dict[str, Any]) -> list[str]:
+def _trust_section(analysis: Analysis) -> list[str]:
     out = ["## ⚠ Can this judge be trusted?", ""]
     loud = content.self_judging_warning(analysis)
     if loud:
@@ -70,7 +69,7 @@ def _trust_section(analysis: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def _bias_section(analysis: dict[str, Any]) -> list[str]:
+def _bias_section(analysis: Analysis) -> list[str]:
     out = ["## Judge bias probes", ""]
     rows = content.bias_rows(analysis)
     if rows is None:
@@ -94,7 +93,7 @@ def _bias_section(analysis: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def _examples_section(analysis: dict[str, Any]) -> list[str]:
+def _examples_section(analysis: Analysis) -> list[str]:
     out = ["## Side-by-side examples", ""]
     items = content.examples(analysis)
     if not items:
@@ -115,10 +114,6 @@ def _examples_section(analysis: dict[str, Any]) -> list[str]:
 
 def render_markdown(analysis: Analysis) -> str:
     """The whole report.md of an analysis."""
-    return _render(analysis.to_json())
-
-
-def _render(analysis: dict[str, Any]) -> str:
     facts = {r.label: r.value for r in content.run_facts(analysis)}
     lines = [
         "# evalharness report",
