@@ -13,11 +13,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from evalharness.analysis.codec import json_key
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.model_parts import AdjustedRate
 from evalharness.analysis.stats import Estimate, outcome
@@ -30,6 +29,7 @@ from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecor
 from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
 from evalharness.templates import load_template
+from evalharness.view.site import saved_config
 
 ConfigLike = RunConfig | Mapping[str, Any] | str | Path | None
 """A RunConfig, a mapping of config keys (docs/config.md), a YAML file, or None (defaults)."""
@@ -125,9 +125,7 @@ class Run:
     @property
     def config(self) -> RunConfig:
         """The config the run was made with."""
-        saved = self.manifest.get("config", {})
-        known = {f.name for f in fields(RunConfig)}
-        return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+        return saved_config(self.store)
 
     @property
     def analysis(self) -> Analysis:
@@ -140,15 +138,8 @@ class Run:
     def estimate(self, *keys: str) -> Estimate | None:
         """A number of the analysis with its interval, by its JSON keys:
         ``run.estimate("headline", "win_rate")``; None where the analysis has none."""
-        node: Any = self.analysis
-        for key in keys:
-            if isinstance(node, Mapping) and key in node:
-                node = node[key]
-            elif is_dataclass(node) and key in {json_key(f) for f in fields(node)}:
-                node = getattr(node, next(f.name for f in fields(node) if json_key(f) == key))
-            else:
-                raise KeyError(f"analysis has no {'.'.join(keys)}")
-        return node.rate if isinstance(node, AdjustedRate) else node
+        found = self.analysis.lookup(*keys)
+        return found.rate if isinstance(found, AdjustedRate) else found
 
     @property
     def win_rate(self) -> Estimate | None:

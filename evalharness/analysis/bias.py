@@ -73,9 +73,7 @@ def preference_rate(
     the confidence bias rate (CBR). A degenerate interval means every item agreed.
     """
     d = net_preferences(p_x_first, p_x_second)
-    return bootstrap_mean(
-        d, settings, where="preference_rate", clusters=clusters
-    )
+    return bootstrap_mean(d, settings, where="preference_rate", clusters=clusters)
 
 
 def score_shift(

@@ -11,11 +11,11 @@ every field's type. Each field's ``doc`` is its line in docs/analysis-schema.md 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalharness.analysis.codec import decode_fields, doc, encode
+from evalharness.analysis.codec import decode_fields, doc, encode, json_key
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model_parts import (
     Bias,
@@ -96,6 +96,20 @@ class Analysis:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         return cls.from_json(data, path)
+
+    def lookup(self, *keys: str) -> Any:
+        """The value at a JSON path of the document (``lookup("headline", "win_rate")``), as
+        its typed object; KeyError naming the path where there is none."""
+        node: Any = self
+        for key in keys:
+            names = {json_key(f): f.name for f in fields(node)} if is_dataclass(node) else {}
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            elif key in names:
+                node = getattr(node, names[key])
+            else:
+                raise KeyError(f"analysis has no {'.'.join(keys)}")
+        return node
 
     def with_warnings(self, first: list[str], digest: str | None = None) -> Analysis:
         """A copy with ``first`` put before the warnings and ``digest`` as inputs_digest."""

@@ -11,6 +11,8 @@ from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.model_probes import Disagreement, Human
 from evalharness.report.fmt import NA, Row, as_estimate, fmt_est, fmt_number, side
+from evalharness.report.markup import md_fence, md_table, md_text
+from evalharness.report.style import esc, table
 
 DISAGREEMENT_LIMIT = 8
 HINT = (
@@ -176,8 +178,6 @@ def disagreement_title(item: Disagreement) -> str:
 
 def human_markdown(analysis: Analysis) -> list[str]:
     """The Human check section of report.md as lines."""
-    from evalharness.report.markdown import md_fence, md_table, md_text
-
     out = ["## Human check", ""]
     rows = human_rows(analysis)
     if rows is None:
@@ -202,8 +202,6 @@ def human_markdown(analysis: Analysis) -> list[str]:
 
 def human_html(analysis: Analysis) -> str:
     """The Human check section of report.html."""
-    from evalharness.report.html import esc, table
-
     parts = ['<h2 id="human">Human check</h2>']
     rows = human_rows(analysis)
     if rows is None:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import evalharness.report.content as content
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model import Analysis
-from evalharness.report import content
 from evalharness.report.fmt import as_estimate
 
 COLORS = {"base": "#7f8c8d", "tuned": "#2b6cb0"}
@@ -217,7 +217,6 @@ PLOTS: dict[str, tuple[str, str, Callable[[Analysis], Any]]] = {
 def render_plots(analysis: Analysis) -> dict[str, Plot]:
     """Every plot of the report, by name."""
     import matplotlib
-
 
     out = {}
     with matplotlib.rc_context({"text.parse_math": False, "font.size": 9}):
