@@ -3,6 +3,7 @@ docs/analysis-schema.md is what the dataclasses generate."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -61,12 +62,13 @@ def test_labeled_human_section_round_trips(tmp_path: Path) -> None:
     args = ["labels", "import", str(run), str(labels), "--annotator", "a"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    data = read_analysis(run).to_json()
-    data["human"] = human_for_run(RunStore(run), data, {}, [], 0.1)
-    assert data["human"] is not None and "lambda" in data["human"]
-    typed = Analysis.from_json(data)
-    assert typed.human is not None and typed.human.n_labels == data["human"]["n_labels"]
-    assert typed.to_json() == json.loads(json.dumps(data))
+    stored = read_analysis(run)
+    human = human_for_run(RunStore(run), stored, {}, [], 0.1)
+    assert human is not None and human.n_labels == sum(i.random for i in sample.items)
+    data = dataclasses.replace(stored, human=human).to_json()
+    assert "lambda" in data["human"] and data["human"]["n_labels"] == human.n_labels
+    again = Analysis.from_json(json.loads(json.dumps(data)))
+    assert again.to_json() == data
 
 
 def test_wrong_schema_version_is_refused(run_dir: Path) -> None:

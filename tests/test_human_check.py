@@ -67,11 +67,15 @@ def analyze(run_dir: Path) -> dict[str, Any]:
     return read_analysis(run_dir).to_json()
 
 
-def with_labels(run_dir: Path) -> dict[str, Any]:
+def with_labels_typed(run_dir: Path) -> Analysis:
     """The run's stored analysis with its human section recomputed from the labels (fast)."""
-    analysis = read_analysis(run_dir).to_json()
-    analysis["human"] = human_for_run(RunStore(run_dir), analysis, {}, [], 0.1)
-    return analysis
+    analysis = read_analysis(run_dir)
+    return replace(analysis, human=human_for_run(RunStore(run_dir), analysis, {}, [], 0.1))
+
+
+def with_labels(run_dir: Path) -> dict[str, Any]:
+    """:func:`with_labels_typed` as the JSON document."""
+    return with_labels_typed(run_dir).to_json()
 
 
 def test_no_labels_no_section(run_dir: Path) -> None:
@@ -137,7 +141,7 @@ def test_two_annotators_agreement(run_dir: Path) -> None:
 def test_report_section_escapes_untrusted_text(run_dir: Path) -> None:
     sample = draw_sample(RunStore(run_dir), 8, seed=0)
     label(run_dir, {i.prompt_id: "base" for i in sample.items}, "ann", note=NOTE)
-    analysis = Analysis.from_json(with_labels(run_dir))
+    analysis = with_labels_typed(run_dir)
     markdown = render_markdown(analysis)
     section = markdown[markdown.index("## Human check") : markdown.index("## Side-by-side")]
     assert "Prediction-powered win rate (PPI++)" in section

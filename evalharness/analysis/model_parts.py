@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalharness.analysis.codec import doc
+from evalharness.analysis.codec import doc, encode
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model_probes import Bias, Human
 
@@ -262,7 +262,5 @@ class Failures:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (for the failure gate)."""
-        from evalharness.analysis.codec import encode
-
         out: dict[str, Any] = encode(self)
         return out

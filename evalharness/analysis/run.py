@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from evalharness.analysis.bias import position_stats, score_shift
@@ -237,12 +238,13 @@ def analyze(store: RunStore, config: RunConfig) -> Analysis:
         "bias": bias_section(config, criteria, scores, pairs, probes),
         "points": points,
     }
-    analysis["human"] = human_for_run(store, analysis, scores, criteria, config.tie_band)
+    analysis["human"] = None  # from the typed analysis, below
     bias = analysis["bias"]
     analysis["cost"] = cost_summary(store, bias if isinstance(bias, dict) else None)
     failures = analysis["failures"] = count_failures(store, config.judge)
     analysis["warnings"] = failure_warnings(failures) + warnings_for(analysis)
-    return Analysis.from_json(analysis, store.path("analysis.json"))
+    typed = Analysis.from_json(analysis, store.path("analysis.json"))
+    return replace(typed, human=human_for_run(store, typed, scores, criteria, config.tie_band))
 
 
 EXAMPLE_FIRST = ("time",)
