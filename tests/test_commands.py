@@ -36,7 +36,7 @@ OPTIONS: dict[str, set[str]] = {
                        "--pairs", "--sample", "--seed", "--probes", "--labeled", "--run-dir",
                        "--overwrite"},
     "report": set(),
-    "compare": {"--config", "--junit"},
+    "compare": {"--config", "--junit", "--allow-different-judge"},
     "view": set(),
     "show": set(),
     "export": {"--format", "--out"},

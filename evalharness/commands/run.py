@@ -104,7 +104,7 @@ def run(
                 prepared=lambda: console.print(f"run directory: {store.dir}"),
             )  # fmt: skip
     print_run(outcome)
-    message = over_threshold(outcome.analysis["failures"], config.max_failure_share)
+    message = over_threshold(outcome.analysis.failures.to_dict(), config.max_failure_share)
     if message:
         raise FailuresError(message)
 
@@ -112,12 +112,11 @@ def run(
 def print_run(outcome: RunOutcome) -> None:
     """The stages' table, the headline, biases, warnings and reports (stderr); with --quiet
     only the headline win rate."""
-    from evalharness.report.content import fmt_est
+    from evalharness.report.validation import summary_lines
 
-    head = outcome.analysis["headline"]
-    headline = f"tuned vs base win rate: {fmt_est(head['win_rate'], 'pct')} (n={head['n']})"
+    lines = summary_lines(outcome.analysis)
     if verbosity() <= QUIET:
-        click.echo(headline, err=True)
+        click.echo(lines[0], err=True)
         return
     table = Table(title="evalharness run")
     for column in ("stage", "new records", "already done", "failed", "seconds"):
@@ -127,20 +126,8 @@ def print_run(outcome: RunOutcome) -> None:
             s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}"
         )
     console.print(table)
-    controlled = head.get("controlled") or {}
-    console.print(headline)
-    console.print(f"  length-controlled: {fmt_est(controlled.get('length_controlled'), 'pct')}")
-    console.print(
-        "  length+confidence-controlled: "
-        f"{fmt_est(controlled.get('length_confidence_controlled'), 'pct')}"
-    )
-    bias_section = outcome.analysis.get("bias") or {}
-    console.print(
-        f"length bias (LBR): {fmt_est(bias_section.get('lbr'), 'signed')}   "
-        f"confidence bias (CBR): {fmt_est(bias_section.get('cbr'), 'signed')}"
-    )
-    for warning in outcome.analysis["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    for line in lines:
+        console.print(line, highlight=False)
     for path in outcome.paths.values():
         console.print(f"report: {path}")
     console.print(f"total time: {outcome.seconds:.1f}s")

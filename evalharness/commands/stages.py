@@ -80,7 +80,7 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
         say(summary.line())
         analysis = write_analysis(store, config)
     verdict(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @click.command()
@@ -99,7 +99,7 @@ def analyze(run_dir: str, **flags: Any) -> None:
     with existing_run(run_dir, flags, "analyze") as (store, config):
         check_judge_present(store, config)
         analysis = write_analysis(store, config)
-    for warning in analysis["warnings"]:
+    for warning in analysis.warnings:
         say(f"warning: {warning}", err=True)
     verdict(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())

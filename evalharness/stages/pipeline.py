@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from evalharness.analysis.model import Analysis
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
@@ -43,14 +43,14 @@ def inputs_digest(store: RunStore, config: RunConfig) -> str:
     return digest.hexdigest()[:32]
 
 
-def _cached_analysis(store: RunStore, digest: str) -> dict[str, Any] | None:
+def _cached_analysis(store: RunStore, digest: str) -> Analysis | None:
     path = store.path("analysis.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if isinstance(data, dict) and data.get("inputs_digest") == digest:
+            return Analysis.from_json(data, path)
+    except (OSError, ValueError, ConfigError):
         return None
-    if isinstance(data, dict) and data.get("inputs_digest") == digest:
-        return data
     return None
 
 
@@ -98,22 +98,24 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
     ]
 
 
-def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
+def write_analysis(store: RunStore, config: RunConfig) -> Analysis:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
     The analysis stores a digest of its inputs; a rerun with the same records, config and
     harness version returns the stored analysis without recomputing it.
     """
+    return _write_analysis(store, config)[0]
+
+
+def _write_analysis(store: RunStore, config: RunConfig) -> tuple[Analysis, bool]:
+    """The analysis, and whether it is the stored one (inputs unchanged)."""
     digest = inputs_digest(store, config)
     cached = _cached_analysis(store, digest)
     if cached is not None:
-        cached["_unchanged"] = True
-        return cached
-    analysis = analyze(store, config)
-    analysis["warnings"] = judges_note(store, config) + analysis["warnings"]
-    analysis["inputs_digest"] = digest
-    write_json_atomic(store.path("analysis.json"), analysis)
-    return analysis
+        return cached, True
+    analysis = analyze(store, config).with_warnings(judges_note(store, config), digest)
+    write_json_atomic(store.path("analysis.json"), analysis.to_json())
+    return analysis, False
 
 
 def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) -> None:
@@ -144,7 +146,7 @@ class RunOutcome:
     """What `run` did: each stage's counts, the analysis, the report paths and the total time."""
 
     summaries: list[StageSummary]
-    analysis: dict[str, Any]
+    analysis: Analysis
     paths: dict[str, Path]
     seconds: float
 
@@ -173,8 +175,7 @@ def run_all(
         summaries.append(run_probes(store, config))
     record_judge(store, config)
     step = time.perf_counter()
-    analysis = write_analysis(store, config)
-    unchanged = analysis.pop("_unchanged", False)
+    analysis, unchanged = _write_analysis(store, config)
     paths = write_reports(store, analysis, unchanged=unchanged, step_summary=step_summary)
     summaries.append(
         StageSummary(
