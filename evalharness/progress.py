@@ -50,7 +50,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
     if total <= 0 or console.quiet:
         yield lambda _n: None
     elif not console.is_terminal:
-        with progress_lines(description, total) as advance:
+        with progress_lines(description, total, every=verbosity() >= VERBOSE) as advance:
             yield advance
     else:
         with Progress(
@@ -68,8 +68,14 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
 
 
 @contextmanager
-def progress_lines(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; print a plain count line at most every ``LINE_INTERVAL`` seconds."""
+def progress_lines(
+    description: str, total: int, every: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``; print a plain count line at most every ``LINE_INTERVAL`` seconds.
+
+    ``every`` (--verbose): also a line when the stage starts and one when it ends, however
+    quick it is.
+    """
     started = time.monotonic()
     state = {"done": 0, "last": started, "printed": -1}
 
@@ -90,6 +96,8 @@ def progress_lines(description: str, total: int) -> Iterator[Callable[[int], Non
             state["last"] = now
             line()
 
+    if every:
+        line()
     yield advance
     if 0 <= state["printed"] < state["done"]:
         line()

@@ -236,6 +236,10 @@ def test_plain_progress_lines_off_a_terminal(
 def test_no_progress_lines_when_stages_are_quick(tmp_path: Path) -> None:
     result = invoke(*run_args(tmp_path))
     assert not re.search(r"\d+/\d+ (answers|judgments), \d+ s", result.stderr)
+    verbose = invoke("-v", *run_args(tmp_path / "v"))  # a start and an end line per stage
+    for stage, total in (("generate base", 4), ("generate tuned", 4), ("judge pairwise", 8)):
+        assert f"{stage}: 0/{total} " in verbose.stderr
+        assert f"{stage}: {total}/{total} " in verbose.stderr
 
 
 # ------------------------------------------------------------------ environment
