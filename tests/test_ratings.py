@@ -165,6 +165,32 @@ def test_two_models_win_probability_equals_mean_preference():
     assert result.win_matrix[1][0] == pytest.approx(tuned_pref, abs=1e-4)
 
 
+def test_two_models_equal_todays_win_rate():
+    """Fed today's per-prompt outcome scores (orders averaged, tie band), the two-model
+    rating reproduces ``analysis.stats.win_rate``: estimate exactly, interval closely."""
+    from evalharness.analysis.stats import outcome, win_rate
+
+    rng = np.random.default_rng(12)
+    p_tuned = np.clip(rng.normal(0.6, 0.25, 150), 0.0, 1.0).tolist()
+    score = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+    style = StyleFeatures(100.0)
+    battles = []
+    for i, p in enumerate(p_tuned):
+        value = score[outcome(p, 0.1)]
+        if i % 2:  # orientation must not matter
+            battles.append(Battle(f"p{i}", "tuned", "base", value, style, style))
+        else:
+            battles.append(Battle(f"p{i}", "base", "tuned", 1.0 - value, style, style))
+    today = win_rate(p_tuned, 0.1, n_resamples=2000)
+    result = rate_battles(battles, reference="base", n_resamples=2000)
+    rated = result.raw_of("tuned").win_vs_reference
+    assert rated.estimate == pytest.approx(today.value, abs=1e-6)
+    assert rated.low == pytest.approx(today.low, abs=0.02)
+    assert rated.high == pytest.approx(today.high, abs=0.02)
+    assert not any(c.estimable for c in result.style)  # identical style: no covariate
+    assert result.controlled_of("tuned").rating == result.raw_of("tuned").rating
+
+
 def test_failed_battles_are_excluded_and_counted():
     rng = np.random.default_rng(9)
     battles = simulate(rng, {"a": 0.0, "b": 0.5}, 30)

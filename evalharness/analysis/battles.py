@@ -5,7 +5,10 @@ judge's soft preference for ``model_a`` (1.0 = A surely better, 0.5 = tie), alre
 back from screen position to model: a battle judged in both orders gives **two rows**, one
 per order (the prompt-clustered bootstrap keeps them together, so their dependence is
 accounted for). Averaging the two orders first and passing one row is also valid; the fit is
-the same up to the weight of that prompt.
+the same up to the weight of that prompt. ``p_a`` may also be the tie-band outcome score
+(1, 0.5 or 0) of the order-averaged preference, one row per prompt: with two models the
+rating's win probability is then exactly today's headline win rate
+(:func:`evalharness.analysis.stats.win_rate`).
 
 ``p_a`` of ``None`` or NaN (a failed or undecided judgment) excludes the battle; the rating
 result counts the exclusions.
