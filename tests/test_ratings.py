@@ -241,6 +241,14 @@ def test_bad_inputs_raise_one_line_errors():
         rate_battles([Battle("p", "a", "b", 1.0, style, style)], reference="q")
     with pytest.raises(HarnessError, match="against itself"):
         rate_battles([Battle("p", "a", "a", 1.0, style, style)])
+    with pytest.raises(HarnessError, match="invalid style features"):
+        rate_battles([Battle("p", "a", "b", 1.0, style, StyleFeatures(math.nan))])
+    with pytest.raises(HarnessError, match="invalid style features"):
+        rate_battles([Battle("p", "a", "b", 1.0, StyleFeatures(-1.0), style)])
+    with pytest.raises(HarnessError, match="n_resamples"):
+        rate_battles([Battle("p", "a", "b", 1.0, style, style)], n_resamples=0)
+    with pytest.raises(HarnessError, match="confidence"):
+        rate_battles([Battle("p", "a", "b", 1.0, style, style)], confidence=1.0)
 
 
 def test_win_probability_scale():

@@ -141,6 +141,13 @@ def build_design(battles: Sequence[Battle], reference: str | None = None) -> Des
                 f"ratings: battle on prompt {battle.prompt_id!r} pits {battle.model_a!r} "
                 "against itself"
             )
+        for style in (battle.style_a, battle.style_b):
+            values = (style.length, style.markdown, style.confidence)
+            if not all(math.isfinite(v) for v in values) or style.length < 0:
+                raise HarnessError(
+                    f"ratings: battle on prompt {battle.prompt_id!r} has invalid style "
+                    f"features {values} (finite numbers, length >= 0)"
+                )
     models: list[str] = []
     for battle in decided:
         for name in (battle.model_a, battle.model_b):
