@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalharness.backends.base import Message
 from evalharness.prompts import PromptItem
 from evalharness.records import GenerationRecord
+
+Message = dict[str, str]
+"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
 
 
 @dataclass(frozen=True)

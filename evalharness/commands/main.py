@@ -189,13 +189,13 @@ def judge_validate(
         claim_validation_dir(store, config, overwrite)
         result, summary = run_validation(store, config, pairs_name, limit, probes)
         if labeled:
-            from evalharness.labels.validate_check import labeled_check_for
+            from evalharness.stages.labels import labeled_check_for
 
             result["labeled_check"] = labeled_check_for(store, config, pairs_name, limit, labeled)
         write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     if labeled:
-        from evalharness.labels.validate_check import print_labeled_check
+        from evalharness.stages.labels import print_labeled_check
 
         print_labeled_check(result["labeled_check"])
     click.echo(
