@@ -257,8 +257,11 @@ def test_win_probability_scale():
 
 
 def test_markdown_density_counts_prose_only():
-    text = "# Title\n\n- one **bold**\n- two\n\n```\n# not a header\n- not a list\n```\n| a | b |\n"
-    assert markdown_counts(text) == {"headers": 1, "list_items": 2, "bold": 1, "table_rows": 1}
+    text = (
+        "# Title\n\n- one **bold**\n- two\n\n```\n# not a header\n- not a list\n```\n"
+        "| a | b |\n|---|---|\n"
+    )
+    assert markdown_counts(text) == {"headers": 1, "list_items": 2, "bold": 1, "table_rows": 2}
     assert markdown_density("") == 0.0
     assert markdown_density("plain words only here") == 0.0
     features = style_of("Certainly, this is **true**.", 7, load_rules())

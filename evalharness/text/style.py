@@ -1,29 +1,30 @@
 """Markdown density: the markdown covariate of style-controlled ratings.
 
-Counts headers, list items, bold spans and table rows in prose (fenced and inline code are
-skipped), per 100 words, the same unit as ``markers.confidence_density``.
+Counts headings, list items and table rows (the blocks of :func:`evalharness.text.markdown.parse`)
+and bold spans in prose (fenced and inline code skipped), per 100 words, the same unit as
+:func:`evalharness.text.markers.confidence_density`.
 """
 
 from __future__ import annotations
 
 import re
 
+from evalharness.text.markdown import parse
 from evalharness.text.markers import prose_only, word_count
 
-_HEADER = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.MULTILINE)
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S", re.MULTILINE)
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.MULTILINE)
 
 
 def markdown_counts(text: str) -> dict[str, int]:
-    """Headers, list items, bold spans and table rows in the prose of ``text``."""
-    prose = prose_only(text)
+    """Headings, list items, bold spans and table rows of ``text``, code excluded."""
+    blocks = parse(text).blocks
     return {
-        "headers": len(_HEADER.findall(prose)),
-        "list_items": len(_LIST_ITEM.findall(prose)),
-        "bold": len(_BOLD.findall(prose)),
-        "table_rows": len(_TABLE_ROW.findall(prose)),
+        "headers": sum(1 for b in blocks if b.kind == "heading"),
+        "list_items": sum(1 for b in blocks if b.kind == "item"),
+        "bold": len(_BOLD.findall(prose_only(text))),
+        "table_rows": sum(
+            text[b.start : b.end].count("\n") + 1 for b in blocks if b.kind == "table"
+        ),
     }
 
 
