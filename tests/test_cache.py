@@ -124,34 +124,34 @@ def test_corrupt_entries_are_misses_and_reported(tmp_path):
     assert cache.lookup(GENERATION, keys[0]).value == {"text": "again"}
 
 
-def _writer(root: str, worker: int, rounds: int) -> None:
+def _writer(root: str, writer: int, rounds: int) -> None:
     cache = ResultCache(root)
     for i in range(rounds):
         shared = entry_key(GENERATION, "shared", i)
         cache.put(GENERATION, shared, {"text": "x" * 2000, "i": i})
-        own = entry_key(GENERATION, f"worker{worker}", i)
-        cache.put(GENERATION, own, {"text": "y" * 500, "worker": worker, "i": i})
+        own = entry_key(GENERATION, f"writer{writer}", i)
+        cache.put(GENERATION, own, {"text": "y" * 500, "writer": writer, "i": i})
         found = cache.lookup(GENERATION, shared)
         if found.status != "hit" or found.value["i"] != i:
-            raise AssertionError(f"worker {worker}: bad read of shared entry {i}: {found}")
+            raise AssertionError(f"writer {writer}: bad read of shared entry {i}: {found}")
 
 
 def test_concurrent_writers(tmp_path):
     rounds = 150
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_writer, args=(str(tmp_path), w, rounds)) for w in (0, 1)]
-    for process in workers:
+    writers = [context.Process(target=_writer, args=(str(tmp_path), w, rounds)) for w in (0, 1)]
+    for process in writers:
         process.start()
-    for process in workers:
+    for process in writers:
         process.join(timeout=120)
-    assert [p.exitcode for p in workers] == [0, 0]
+    assert [p.exitcode for p in writers] == [0, 0]
     cache = ResultCache(tmp_path)
     assert cache.info().entries == 3 * rounds
     for i in range(rounds):
         assert cache.lookup(GENERATION, entry_key(GENERATION, "shared", i)).value["i"] == i
-        for worker in (0, 1):
-            value = cache.lookup(GENERATION, entry_key(GENERATION, f"worker{worker}", i)).value
-            assert value == {"text": "y" * 500, "worker": worker, "i": i}
+        for writer in (0, 1):
+            value = cache.lookup(GENERATION, entry_key(GENERATION, f"writer{writer}", i)).value
+            assert value == {"text": "y" * 500, "writer": writer, "i": i}
     assert not cache.problems
     assert not list((tmp_path / "v1").rglob(".tmp-*"))
 
