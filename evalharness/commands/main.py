@@ -108,7 +108,7 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
         click.echo(summary.line())
         analysis = write_analysis(store, config)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command()
@@ -126,10 +126,10 @@ def analyze(run_dir: str, **flags: Any) -> None:
     with existing_run(run_dir, flags, "analyze") as (store, config):
         check_judge_present(store, config)
         analysis = write_analysis(store, config)
-    for warning in analysis["warnings"]:
+    for warning in analysis.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command("judge-validate")
@@ -235,7 +235,7 @@ def run(
     store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
     with store.claim("run"):
         analysis = run_all(store, config, overwrite=overwrite, bias=not no_bias)
-    message = over_threshold(analysis["failures"], config.max_failure_share)
+    message = over_threshold(analysis.failures.to_dict(), config.max_failure_share)
     if message:
         raise FailuresError(message)
 
