@@ -20,6 +20,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from test_ratings import simulate  # noqa: E402
 
 from evalharness.analysis.ratings import SCALE, rate_battles  # noqa: E402
+from evalharness.analysis.settings import StatsSettings  # noqa: E402
+
+
+def _settings(run: int) -> StatsSettings:
+    return StatsSettings(seed=run, n_resamples=1000)
+
 
 STRENGTHS = {"base": 0.0, "sft": 0.4, "dpo": 0.9, "rlhf": -0.5}
 
@@ -30,7 +36,7 @@ def recovery(runs: int) -> None:
     truth = {m: 1000.0 + SCALE * s for m, s in STRENGTHS.items()}
     for run in range(runs):
         result = rate_battles(simulate(np.random.default_rng(run), STRENGTHS, 300),
-                              reference="base", seed=run)  # fmt: skip
+                              reference="base", settings=_settings(run))  # fmt: skip
         for model in STRENGTHS:
             rating = result.raw_of(model).rating
             errors.append(abs(rating.estimate - truth[model]))
@@ -55,14 +61,18 @@ def style(runs: int, name: str) -> None:
     for run in range(runs):
         battles = simulate(np.random.default_rng(run), dict.fromkeys(models, 0.0), 200,
                            **kwargs)  # type: ignore[arg-type]  # fmt: skip
-        result = rate_battles(battles, reference="mid", seed=run)
+        result = rate_battles(
+            battles, reference="mid", settings=_settings(run)
+        )
         raw_order += [r.model for r in sorted(result.raw, key=lambda r: r.rank)] == [
             "high", "mid", "low"]  # fmt: skip
         controlled_equal += all(r.rating.contains(1000.0) for r in result.controlled)
         detected += result.coefficient(name).logit.low > 0.0
-    print(f"{name}-only judge ({runs} runs): raw order by {name} {raw_order / runs:.3f}; "
-          f"every controlled rating covers 1000 {controlled_equal / runs:.3f}; "
-          f"{name} coefficient interval excludes 0 {detected / runs:.3f}")
+    print(
+        f"{name}-only judge ({runs} runs): raw order by {name} {raw_order / runs:.3f}; "
+        f"every controlled rating covers 1000 {controlled_equal / runs:.3f}; "
+        f"{name} coefficient interval excludes 0 {detected / runs:.3f}"
+    )
 
 
 def null(runs: int, n_prompts: int, n_models: int) -> None:
@@ -71,7 +81,7 @@ def null(runs: int, n_prompts: int, n_models: int) -> None:
     models = dict.fromkeys("abcd"[:n_models], 0.0)
     for run in range(runs):
         result = rate_battles(simulate(np.random.default_rng(10_000 + run), models, n_prompts),
-                              seed=run)  # fmt: skip
+                              settings=_settings(run))  # fmt: skip
         for key in covered:
             covered[key] += result.coefficient(key).logit.contains(0.0)
     rates = ", ".join(f"{k} {v / runs:.3f}" for k, v in covered.items())

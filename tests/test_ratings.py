@@ -17,6 +17,7 @@ from scipy.special import expit
 from evalharness.analysis.battles import Battle, StyleFeatures, build_design, style_of
 from evalharness.analysis.btfit import fit_logistic
 from evalharness.analysis.ratings import SCALE, rate_battles, win_probability
+from evalharness.analysis.settings import StatsSettings
 from evalharness.errors import HarnessError
 from evalharness.text.rules import load_rules
 from evalharness.text.style import markdown_counts, markdown_density
@@ -68,7 +69,9 @@ def test_ratings_recover_known_strengths_and_gaps():
     strengths = {"base": 0.0, "sft": 0.4, "dpo": 0.9, "rlhf": -0.5}
     rng = np.random.default_rng(1)
     battles = simulate(rng, strengths, 300)
-    result = rate_battles(battles, reference="base", n_resamples=300, seed=2)
+    result = rate_battles(
+        battles, reference="base", settings=StatsSettings(n_resamples=300, seed=2)
+    )
     assert result.models[0] == "base"
     assert result.raw_of("base").rating.estimate == pytest.approx(1000.0)
     order = sorted(strengths, key=lambda m: -strengths[m])
@@ -92,7 +95,9 @@ def test_ratings_recover_known_strengths_and_gaps():
 
 def test_equal_models_have_overlapping_rank_intervals():
     rng = np.random.default_rng(3)
-    result = rate_battles(simulate(rng, {"a": 0.0, "b": 0.0, "c": 0.0}, 60), n_resamples=200)
+    result = rate_battles(
+        simulate(rng, {"a": 0.0, "b": 0.0, "c": 0.0}, 60), settings=StatsSettings(n_resamples=200)
+    )
     for rating in result.raw:
         assert rating.rank_low == 1 and rating.rank_high == 3
 
@@ -102,7 +107,9 @@ def test_length_only_judge_is_explained_by_style_control():
     lengths = {"short": 100.0, "medium": 200.0, "long": 400.0}
     rng = np.random.default_rng(4)
     battles = simulate(rng, strengths, 200, lengths=lengths, length_effect=4.0)
-    result = rate_battles(battles, reference="short", n_resamples=300, seed=5)
+    result = rate_battles(
+        battles, reference="short", settings=StatsSettings(n_resamples=300, seed=5)
+    )
     raw_order = [r.model for r in sorted(result.raw, key=lambda r: r.rank)]
     assert raw_order == ["long", "medium", "short"]
     assert result.raw_of("long").rating.low > 1000.0
@@ -120,7 +127,9 @@ def test_confidence_only_judge_is_explained_by_style_control():
     confidence = {"hedging": -2.0, "plain": 0.0, "assertive": 2.0}
     rng = np.random.default_rng(7)
     battles = simulate(rng, strengths, 200, confidence=confidence, confidence_effect=0.5)
-    result = rate_battles(battles, reference="plain", n_resamples=300, seed=7)
+    result = rate_battles(
+        battles, reference="plain", settings=StatsSettings(n_resamples=300, seed=7)
+    )
     raw_order = [r.model for r in sorted(result.raw, key=lambda r: r.rank)]
     assert raw_order == ["assertive", "plain", "hedging"]
     for model in strengths:
@@ -143,7 +152,7 @@ def test_unbiased_judge_style_intervals_cover_zero():
     for run in range(runs):
         rng = np.random.default_rng(1000 + run)
         battles = simulate(rng, {"a": 0.0, "b": 0.0}, 200)
-        result = rate_battles(battles, n_resamples=500, seed=run)
+        result = rate_battles(battles, settings=StatsSettings(n_resamples=500, seed=run))
         for name in covered:
             covered[name] += result.coefficient(name).logit.contains(0.0)
     rates = {name: count / runs for name, count in covered.items()}
@@ -160,7 +169,7 @@ def test_two_models_win_probability_equals_mean_preference():
         for b in battles
     ]  # fmt: skip
     tuned_pref = np.mean([b.p_a if b.model_a == "tuned" else 1 - b.p_a for b in battles])
-    result = rate_battles(battles, reference="base", n_resamples=100)
+    result = rate_battles(battles, reference="base", settings=StatsSettings(n_resamples=100))
     assert result.raw_of("tuned").win_vs_reference.estimate == pytest.approx(tuned_pref, abs=1e-4)
     assert result.win_matrix[1][0] == pytest.approx(tuned_pref, abs=1e-4)
 
@@ -181,8 +190,8 @@ def test_two_models_equal_todays_win_rate():
             battles.append(Battle(f"p{i}", "tuned", "base", value, style, style))
         else:
             battles.append(Battle(f"p{i}", "base", "tuned", 1.0 - value, style, style))
-    today = win_rate(p_tuned, 0.1, n_resamples=2000)
-    result = rate_battles(battles, reference="base", n_resamples=2000)
+    today = win_rate(p_tuned, 0.1, StatsSettings(n_resamples=2000))
+    result = rate_battles(battles, reference="base", settings=StatsSettings(n_resamples=2000))
     rated = result.raw_of("tuned").win_vs_reference
     assert rated.estimate == pytest.approx(today.value, abs=1e-6)
     assert rated.low == pytest.approx(today.low, abs=0.02)
@@ -198,8 +207,8 @@ def test_failed_battles_are_excluded_and_counted():
         Battle(b.prompt_id, b.model_a, b.model_b, value, b.style_a, b.style_b)
         for b, value in zip(battles[:3], [None, math.nan, 1.5], strict=True)
     ]
-    clean = rate_battles(battles, n_resamples=50)
-    result = rate_battles(broken + battles, n_resamples=50)
+    clean = rate_battles(battles, settings=StatsSettings(n_resamples=50))
+    result = rate_battles(broken + battles, settings=StatsSettings(n_resamples=50))
     assert result.excluded == 3 and result.battles == len(battles)
     assert result.raw_of("b").rating.estimate == pytest.approx(clean.raw_of("b").rating.estimate)
 
@@ -224,7 +233,7 @@ def test_reference_only_design_and_missing_models_in_resamples():
     strengths = {"ref": 0.0, "x": 0.5, "y": -0.5, "z": 0.0}
     pairs = [("ref", "x"), ("ref", "y"), ("ref", "z")]
     battles = simulate(rng, strengths, 100, pairs=pairs)
-    result = rate_battles(battles, reference="ref", n_resamples=200)
+    result = rate_battles(battles, reference="ref", settings=StatsSettings(n_resamples=200))
     assert [r.model for r in sorted(result.raw, key=lambda r: r.rank)][0] == "x"
     assert result.raw_of("ref").battles == len(battles)
     assert result.raw_of("x").battles == len(battles) // 3
@@ -245,10 +254,14 @@ def test_bad_inputs_raise_one_line_errors():
         rate_battles([Battle("p", "a", "b", 1.0, style, StyleFeatures(math.nan))])
     with pytest.raises(HarnessError, match="invalid style features"):
         rate_battles([Battle("p", "a", "b", 1.0, StyleFeatures(-1.0), style)])
-    with pytest.raises(HarnessError, match="n_resamples"):
-        rate_battles([Battle("p", "a", "b", 1.0, style, style)], n_resamples=0)
-    with pytest.raises(HarnessError, match="confidence"):
-        rate_battles([Battle("p", "a", "b", 1.0, style, style)], confidence=1.0)
+    with pytest.raises(HarnessError, match="n_resamples must be"):
+        rate_battles(
+            [Battle("p", "a", "b", 1.0, style, style)], settings=StatsSettings(n_resamples=0)
+        )
+    with pytest.raises(HarnessError, match="confidence must be"):
+        rate_battles(
+            [Battle("p", "a", "b", 1.0, style, style)], settings=StatsSettings(confidence=1.0)
+        )
 
 
 def test_win_probability_scale():

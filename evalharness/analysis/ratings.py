@@ -29,7 +29,8 @@ import numpy as np
 
 from evalharness.analysis.battles import Battle, Design, FloatArray, build_design
 from evalharness.analysis.btfit import cluster_weights, fit_logistic
-from evalharness.errors import HarnessError
+from evalharness.analysis.estimate import check_settings
+from evalharness.analysis.settings import DEFAULT_STATS, StatsSettings
 
 SCALE = 400.0 / math.log(10.0)
 BASE_RATING = 1000.0
@@ -95,9 +96,7 @@ class Ratings:
     battles: int
     excluded: int
     prompts: int
-    n_resamples: int
-    confidence: float
-    seed: int
+    settings: StatsSettings
     converged: bool
 
     def raw_of(self, model: str) -> ModelRating:
@@ -121,19 +120,17 @@ def win_probability(rating_a: float, rating_b: float) -> float:
 def rate_battles(
     battles: Sequence[Battle],
     reference: str | None = None,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    settings: StatsSettings = DEFAULT_STATS,
 ) -> Ratings:
-    """Raw and style-controlled Bradley–Terry ratings of the models in ``battles``."""
-    if n_resamples < 1:
-        raise HarnessError(f"ratings: n_resamples must be at least 1 (got {n_resamples})")
-    if not 0.0 < confidence < 1.0:
-        raise HarnessError(f"ratings: confidence must be between 0 and 1 (got {confidence})")
+    """Raw and style-controlled Bradley–Terry ratings of the models in ``battles``.
+
+    ``settings`` gives the bootstrap's seed and resample count and the confidence level.
+    """
+    check_settings("ratings", settings.n_resamples, settings.confidence)
+    confidence = settings.confidence
     design = build_design(battles, reference)
-    rng = np.random.default_rng(seed)
-    boot = cluster_weights(design.prompt_index, len(design.prompts), n_resamples, rng)
+    rng = np.random.default_rng(settings.seed)
+    boot = cluster_weights(design.prompt_index, len(design.prompts), settings.n_resamples, rng)
     estimable = [s > 0.0 for s in design.style_scale]
     style_x = design.style_x[:, estimable]
     raw_point, raw_boot, raw_ok = _fit_all(design.model_x, design.y, boot)
@@ -158,9 +155,7 @@ def rate_battles(
         battles=len(design.y),
         excluded=design.excluded,
         prompts=len(design.prompts),
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
+        settings=settings,
         converged=raw_ok and style_ok,
     )
 
