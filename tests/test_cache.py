@@ -188,11 +188,12 @@ def test_prune_by_size_drops_least_recently_used(tmp_path):
     cache = ResultCache(tmp_path)
     start = time.time() - 3600
     keys = _fill(cache, GENERATION, 10, start)
-    size = cache.path_for(GENERATION, keys[0]).stat().st_size
     os.utime(cache.path_for(GENERATION, keys[0]), (start + 10_000, start + 10_000))  # recent use
-    result = cache.prune(max_bytes=4 * size + size // 2)
-    assert result.entries == 4 and result.bytes <= 4 * size + size // 2
-    assert result.freed_bytes == pytest.approx(6 * size, abs=12)
+    sizes = [cache.path_for(GENERATION, k).stat().st_size for k in keys]
+    kept_size = sizes[0] + sum(sizes[7:])
+    result = cache.prune(max_bytes=kept_size + min(sizes) // 2)
+    assert (result.entries, result.bytes) == (4, kept_size)
+    assert (result.removed, result.freed_bytes) == (6, sum(sizes[1:7]))
     kept = [i for i, k in enumerate(keys) if cache.path_for(GENERATION, k).exists()]
     assert kept == [0, 7, 8, 9]
 
