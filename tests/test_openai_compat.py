@@ -19,9 +19,9 @@ from evalharness.backends.http_client import (
     Secret,
     parse_retry_after,
 )
-from evalharness.backends.openai_compat import (
+from evalharness.backends.openai_compat import OpenAICompatBackend
+from evalharness.backends.openai_protocol import (
     NoLogprobsError,
-    OpenAICompatBackend,
     ResponseFormatError,
     add_followed,
     build_chat_request,
@@ -29,13 +29,13 @@ from evalharness.backends.openai_compat import (
     normalize_token,
     parse_choice_logprobs,
     parse_generation,
-    parse_last_verdict,
     parse_top_logprobs,
     space_tokens,
     with_choice_instruction,
 )
 from evalharness.config import load_config
 from evalharness.errors import BackendError, ConfigError, ModelError
+from evalharness.judge.parse import parse_last_verdict
 from evalharness.specs import parse_spec
 
 KEY = "sk-test-SECRET-0123456789"
