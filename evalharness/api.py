@@ -224,7 +224,7 @@ def load_judge(
     exactly as a run with that config would, so the loaded model is shared with runs in the
     same process.
     """
-    from evalharness.stages.generate import backend_options
+    from evalharness.stages.common import backend_options
 
     if isinstance(judge, Judge):
         if rubric in (judge.rubric.id, judge.rubric.path):

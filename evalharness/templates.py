@@ -9,8 +9,9 @@ from typing import Any
 
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
+from evalharness.records import ORDERS, PairwiseRecord, PointwiseRecord
 from evalharness.resources import resolve, shipped_dir, shipped_names
-from evalharness.rubrics import duplicate_keys, read_yaml, yaml_line
+from evalharness.rubrics import Rubric, duplicate_keys, load_rubric, read_yaml, yaml_line
 
 TEMPLATES_DIR: Path = shipped_dir("templates")
 
@@ -158,6 +159,82 @@ def load_template(name_or_path: str) -> PromptTemplate:
     )
 
 
-def template_keys(config: RunConfig) -> tuple[str, str]:
-    """id@version of the pointwise and pairwise templates (part of every judgment's key)."""
-    return load_template(config.pointwise_template).key, load_template(config.pairwise_template).key
+@dataclass(frozen=True)
+class JudgeSetup:
+    """What a run is judged with, resolved once per command: the judge spec, the rubric,
+    the two templates, the mode and the low-mass threshold.
+
+    Every stage, the analysis and the views take this one object, so that the rubric and
+    the templates are read from disk once, and the keys of the judgments it owns are built
+    in one place.
+    """
+
+    spec: str
+    rubric: Rubric
+    pointwise: PromptTemplate
+    pairwise: PromptTemplate
+    mode: str = "logprobs"
+    low_mass: float = 0.5
+    judges_itself: tuple[str, ...] = ()  # the roles whose model is also the judge
+
+    @property
+    def criteria(self) -> list[str]:
+        """The rubric's criterion names, in order."""
+        return [c.name for c in self.rubric.criteria]
+
+    def template_for(self, record: PointwiseRecord | PairwiseRecord) -> str:
+        """The template key a judgment of the record's kind is made with."""
+        return self.pointwise.key if isinstance(record, PointwiseRecord) else self.pairwise.key
+
+    def owns(self, record: PointwiseRecord | PairwiseRecord) -> bool:
+        """Whether a judgment was made by this judge, rubric and template."""
+        return (record.judge, record.rubric, record.template) == (
+            self.spec,
+            self.rubric.key,
+            self.template_for(record),
+        )
+
+    def pointwise_keys(self, prompt_id: str, subject: str) -> set[tuple[Any, ...]]:
+        """The keys of a subject's pointwise records, one per criterion."""
+        return {
+            PointwiseRecord.key_of(
+                prompt_id=prompt_id,
+                subject=subject,
+                judge=self.spec,
+                rubric=self.rubric.key,
+                template=self.pointwise.key,
+                criterion=name,
+            )
+            for name in self.criteria
+        }
+
+    def pairwise_keys(self, prompt_id: str, comparison: str) -> set[tuple[Any, ...]]:
+        """The keys of a comparison's pairwise records, one per order."""
+        return {
+            PairwiseRecord.key_of(
+                prompt_id=prompt_id,
+                comparison=comparison,
+                judge=self.spec,
+                rubric=self.rubric.key,
+                template=self.pairwise.key,
+                order=order,
+            )
+            for order in ORDERS
+        }
+
+
+def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
+    """The judge setup a run config names: the rubric and templates are read here, once."""
+    return JudgeSetup(
+        spec=config.judge,
+        rubric=load_rubric(config.rubric),
+        pointwise=load_template(config.pointwise_template),
+        pairwise=load_template(config.pairwise_template),
+        mode=config.judge_mode,
+        low_mass=config.low_mass,
+        judges_itself=tuple(
+            role
+            for role, spec in (("base", config.base), ("tuned", config.tuned))
+            if spec == config.judge
+        ),
+    )

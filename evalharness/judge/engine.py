@@ -19,7 +19,7 @@ from evalharness.backends.base import (
 from evalharness.judge.parse import argmax_choice, expected_score, parse_last_verdict
 from evalharness.records import PairwiseRecord, PointwiseRecord
 from evalharness.rubrics import Rubric
-from evalharness.templates import PromptTemplate, check_template
+from evalharness.templates import JudgeSetup, PromptTemplate, check_template
 
 POINTWISE_VARS = {
     "instruction",
@@ -104,6 +104,18 @@ class Judge:
         details = backend.info.details
         self.device = None if details.get("device") is None else str(details["device"])
         self.dtype = None if details.get("dtype") is None else str(details["dtype"])
+
+    @classmethod
+    def from_setup(cls, backend: Backend, setup: JudgeSetup) -> Judge:
+        """A judge reading ``backend`` with a resolved setup's rubric, templates and mode."""
+        return cls(
+            backend,
+            setup.rubric,
+            setup.pointwise,
+            setup.pairwise,
+            mode=setup.mode,
+            low_mass=setup.low_mass,
+        )
 
     def _rubric_values(self) -> dict[str, str]:
         return {

@@ -18,9 +18,11 @@ from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecor
 from evalharness.report.content import fmt_est
 from evalharness.report.validation import print_validation
 from evalharness.runstore import RunStore, write_json_atomic
-from evalharness.stages.generate import StageSummary, prepare_run, run_generate
+from evalharness.stages.common import StageSummary
+from evalharness.stages.generate import prepare_run, run_generate
 from evalharness.stages.judge import run_judge
 from evalharness.stages.probes import run_probes
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 
 RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE)
 
@@ -103,18 +105,21 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
 __all__ = ["print_validation", "run_all", "write_analysis"]
 
 
-def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
+def write_analysis(
+    store: RunStore, config: RunConfig, setup: JudgeSetup | None = None
+) -> dict[str, Any]:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
     The analysis stores a digest of its inputs; a rerun with the same records, config and
-    harness version returns the stored analysis without recomputing it.
+    harness version returns the stored analysis without recomputing it. ``setup`` is the
+    judge setup resolved at the command's edge (from ``config`` if None).
     """
     digest = inputs_digest(store, config)
     cached = _cached_analysis(store, digest)
     if cached is not None:
         cached["_unchanged"] = True
         return cached
-    analysis = analyze(store, config)
+    analysis = analyze(store, config, setup)
     analysis["warnings"] = judges_note(store, config) + analysis["warnings"]
     analysis["inputs_digest"] = digest
     write_json_atomic(store.path("analysis.json"), analysis)
@@ -150,13 +155,17 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
+    setup = resolve_judge_setup(config)
     console.print(f"run directory: {store.dir}")
-    summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
+    summaries: list[StageSummary] = [
+        run_generate(store, config, items),
+        run_judge(store, config, setup),
+    ]
     if bias:
-        summaries.append(run_probes(store, config))
+        summaries.append(run_probes(store, config, setup))
     record_judge(store, config)
     step = time.perf_counter()
-    analysis = write_analysis(store, config)
+    analysis = write_analysis(store, config, setup)
     unchanged = analysis.pop("_unchanged", False)
     paths = write_reports(store, analysis, unchanged=unchanged)
     summaries.append(
