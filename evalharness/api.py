@@ -25,9 +25,8 @@ from evalharness.config import RunConfig, load_config
 from evalharness.errors import ConfigError, did_you_mean
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.templates import load_template
+from evalharness.templates import load_judge_setup
 
 ConfigLike = RunConfig | Mapping[str, Any] | str | Path | None
 """A RunConfig, a mapping of config keys (docs/config.md), a YAML file, or None (defaults)."""
@@ -233,14 +232,15 @@ def load_judge(
     if not isinstance(judge, Backend):
         judge = load_backend(judge, backend_options(make_config(None, judge=judge, **config)))
     backend = judge
-    return Judge(
-        backend,
-        load_rubric(rubric),
-        load_template(pointwise_template),
-        load_template(pairwise_template),
+    setup = load_judge_setup(
+        backend.info.spec,
+        rubric,
+        pointwise_template,
+        pairwise_template,
         mode=mode,
         low_mass=low_mass,
     )
+    return Judge.from_setup(backend, setup)
 
 
 def _fields(item: Any, names: Sequence[str], aliases: Mapping[str, str], what: str) -> list[str]:

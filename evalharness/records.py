@@ -52,6 +52,11 @@ def variant_subject(source: str, kind: str) -> str:
     return f"{source}/{kind}"
 
 
+def is_variant_subject(subject: str) -> bool:
+    """Whether a subject is a probe variant (``tuned/padded``) rather than an answer."""
+    return "/" in subject
+
+
 @dataclass
 class Record:
     """Base of every record: schema version plus (de)serialisation."""
@@ -140,6 +145,11 @@ class PointwiseRecord(Record):
     dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def is_probe(self) -> bool:
+        """Whether the score is of a probe variant (made by the bias stage)."""
+        return is_variant_subject(self.subject)
+
 
 @dataclass
 class PairwiseRecord(Record):
@@ -171,6 +181,11 @@ class PairwiseRecord(Record):
     device: str | None = None  # where a local judge ran; None for servers
     dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def is_probe(self) -> bool:
+        """Whether the verdict compares probe variants (made by the bias stage)."""
+        return is_probe_comparison(self.comparison)
 
 
 @dataclass

@@ -223,13 +223,36 @@ class JudgeSetup:
         }
 
 
-def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
-    """The judge setup a run config names: the rubric and templates are read here, once."""
+def load_judge_setup(
+    spec: str,
+    rubric: str,
+    pointwise: str = "pointwise",
+    pairwise: str = "pairwise",
+    *,
+    mode: str = "logprobs",
+    low_mass: float = 0.5,
+    judges_itself: tuple[str, ...] = (),
+) -> JudgeSetup:
+    """A judge setup from a rubric and two templates (shipped names or paths): the one place
+    where a judging rubric and its templates are read from disk."""
     return JudgeSetup(
-        spec=config.judge,
-        rubric=load_rubric(config.rubric),
-        pointwise=load_template(config.pointwise_template),
-        pairwise=load_template(config.pairwise_template),
+        spec=spec,
+        rubric=load_rubric(rubric),
+        pointwise=load_template(pointwise),
+        pairwise=load_template(pairwise),
+        mode=mode,
+        low_mass=low_mass,
+        judges_itself=judges_itself,
+    )
+
+
+def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
+    """The judge setup a run config names (resolve it once per command and hand it on)."""
+    return load_judge_setup(
+        config.judge,
+        config.rubric,
+        config.pointwise_template,
+        config.pairwise_template,
         mode=config.judge_mode,
         low_mass=config.low_mass,
         judges_itself=tuple(

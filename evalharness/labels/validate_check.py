@@ -20,7 +20,7 @@ from evalharness.errors import ConfigError
 from evalharness.pairs import load_pairs, resolve_pairs
 from evalharness.records import VALIDATE_COMPARISON, PairwiseRecord
 from evalharness.runstore import RunStore
-from evalharness.templates import resolve_judge_setup
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 
 COMPARISON = VALIDATE_COMPARISON
 
@@ -60,11 +60,17 @@ def labeled_check(labels: list[int], p_first: list[float], k: int, seed: int) ->
 
 
 def labeled_check_for(
-    store: RunStore, config: RunConfig, pairs_name: str, limit: int | None, k: int
+    store: RunStore,
+    config: RunConfig,
+    pairs_name: str,
+    limit: int | None,
+    k: int,
+    setup: JudgeSetup | None = None,
 ) -> dict[str, Any]:
-    """Run :func:`labeled_check` on a judge-validate directory's records."""
+    """Run :func:`labeled_check` on a judge-validate directory's records (those of the judge
+    setup, resolved from ``config`` if None)."""
     pairs = load_pairs(resolve_pairs(pairs_name), limit=limit)
-    setup = resolve_judge_setup(config)
+    setup = setup or resolve_judge_setup(config)
     records = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     orders = paired_orders(records).get(COMPARISON, {})
     judged = [p for p in pairs if p.id in orders]

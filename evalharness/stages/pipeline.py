@@ -149,13 +149,23 @@ def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) ->
         store.path(name).unlink(missing_ok=True)
 
 
-def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) -> dict[str, Any]:
-    """Generate, judge, probe, analyze and report; print a summary table."""
+def run_all(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    overwrite: bool,
+    bias: bool,
+    setup: JudgeSetup | None = None,
+) -> dict[str, Any]:
+    """Generate, judge, probe, analyze and report; print a summary table.
+
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    """
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
-    setup = resolve_judge_setup(config)
+    setup = setup or resolve_judge_setup(config)
     console.print(f"run directory: {store.dir}")
     summaries: list[StageSummary] = [
         run_generate(store, config, items),
