@@ -16,7 +16,15 @@ from evalharness.rubrics import Rubric, duplicate_keys, load_rubric, read_yaml, 
 TEMPLATES_DIR: Path = shipped_dir("templates")
 
 _KEYS = ("id", "version", "system", "user", "answer_prefix", "choices")
+_OPTIONAL_KEYS = ("choice_instruction",)
 _TEXT_KEYS = ("system", "user")
+
+
+def default_choice_instruction(answer_prefix: str) -> str:
+    """The choice instruction of a template that names none, from its answer prefix."""
+    label = answer_prefix.strip().rstrip(":").strip()
+    what = f'your "{label}"' if label else "your answer"
+    return f"Reply with {what} only: exactly one of {{choices}}, and nothing else."
 
 
 def _fields(text: str, where: str) -> list[str]:
@@ -58,11 +66,20 @@ class PromptTemplate:
     answer_prefix: str
     choices: tuple[str, ...]
     path: str
+    choice_instruction: str = ""
+    """The line that asks for the bare choice (``{choices}`` lists them), for a judge whose
+    backend cannot open the answer with ``answer_prefix`` (a chat server): appended to the
+    last user message. Empty: :func:`default_choice_instruction` of the answer prefix."""
 
     @property
     def key(self) -> str:
         """Return the template's identity, ``id@version``."""
         return f"{self.id}@{self.version}"
+
+    def choice_line(self) -> str:
+        """The choice instruction with the choices filled in."""
+        text = self.choice_instruction or default_choice_instruction(self.answer_prefix)
+        return text.replace("{choices}", ", ".join(self.choices))
 
     def variables(self) -> set[str]:
         """Return the names of the fields used in the system and user text."""
@@ -119,8 +136,8 @@ def _validate(data: Any, path: Path, root: Any) -> None:
     if not isinstance(data, dict):
         fail(None, "a template must be a mapping")
     for key in data:
-        if key not in _KEYS:
-            fail(key, f"unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+        if key not in _KEYS + _OPTIONAL_KEYS:
+            fail(key, f"unknown key {key!r} (allowed: {', '.join(_KEYS + _OPTIONAL_KEYS)})")
     for key in _KEYS:
         if key not in data:
             fail(None, f"missing field {key!r}")
@@ -129,9 +146,11 @@ def _validate(data: Any, path: Path, root: Any) -> None:
     version = data["version"]
     if isinstance(version, bool) or not isinstance(version, str | int) or not str(version):
         fail("version", "must be a string or an integer")
-    for key in ("system", "user", "answer_prefix"):
-        if not isinstance(data[key], str):
+    for key in ("system", "user", "answer_prefix", *_OPTIONAL_KEYS):
+        if key in data and not isinstance(data[key], str):
             fail(key, f"must be a string, got {type(data[key]).__name__}")
+    if "choice_instruction" in data and "{choices}" not in data["choice_instruction"]:
+        fail("choice_instruction", "must contain {choices} (where the choices are listed)")
     if not data["user"].strip():
         fail("user", "must not be empty")
     choices = data["choices"]
@@ -156,6 +175,7 @@ def load_template(name_or_path: str) -> PromptTemplate:
         answer_prefix=data["answer_prefix"],
         choices=tuple(data["choices"]),
         path=str(path),
+        choice_instruction=data.get("choice_instruction", ""),
     )
 
 
@@ -176,6 +196,7 @@ class JudgeSetup:
     mode: str = "logprobs"
     low_mass: float = 0.5
     judges_itself: tuple[str, ...] = ()  # the roles whose model is also the judge
+    text_tokens: int = 24  # tokens written when a verdict is read as text
 
     @property
     def criteria(self) -> list[str]:
@@ -232,6 +253,7 @@ def load_judge_setup(
     mode: str = "logprobs",
     low_mass: float = 0.5,
     judges_itself: tuple[str, ...] = (),
+    text_tokens: int = 24,
 ) -> JudgeSetup:
     """A judge setup from a rubric and two templates (shipped names or paths): the one place
     where a judging rubric and its templates are read from disk."""
@@ -243,6 +265,7 @@ def load_judge_setup(
         mode=mode,
         low_mass=low_mass,
         judges_itself=judges_itself,
+        text_tokens=text_tokens,
     )
 
 
@@ -260,4 +283,5 @@ def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
             for role, spec in (("base", config.base), ("tuned", config.tuned))
             if spec == config.judge
         ),
+        text_tokens=config.text_mode_tokens,
     )

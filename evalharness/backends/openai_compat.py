@@ -5,15 +5,15 @@ Requests are built and responses parsed by the pure functions of
 the transport in :mod:`evalharness.backends.http_client`.
 
 Choice probabilities are read from the first generated token's ``top_logprobs``. With chat
-messages the ``answer_prefix`` cannot be placed inside the assistant turn portably, so the
-last user message gets one more line asking for the bare choice (see
-:func:`with_choice_instruction`), and the first token of the reply is read. With a plain
+messages the ``answer_prefix`` cannot be placed inside the assistant turn portably
+(``prefills_answer`` is False): the judge has asked for the bare choice in the messages,
+which are sent as they are, and the first token of the reply is read. With a plain
 ``prompt`` the text ``prompt + answer_prefix`` is sent to ``/completions`` exactly; when a
 bare space token is among the likely next tokens (``"Score:"`` → ``" "`` → ``"3"``), the
 choices are also read after it and that path is added: P(c) += P(" ") · P(c | " ").
-Servers that return no logprobs at all are asked for a short text instead, whose last
-verdict is parsed (text mode). ``extra_body`` fields (``repeat_penalty`` for llama.cpp) are
-merged into every request.
+A response without logprobs is reported as such (``ChoiceResult.no_logprobs``); the judge
+then reads that verdict as text. ``extra_body`` fields (``repeat_penalty`` for llama.cpp)
+are merged into every request.
 """
 
 from __future__ import annotations
@@ -52,16 +52,11 @@ from evalharness.backends.openai_protocol import (
     parse_top_logprobs,
     space_tokens,
     transcript,
-    with_choice_instruction,
 )
 from evalharness.errors import BackendError, ModelError
-from evalharness.judge.parse import parse_last_verdict
 from evalharness.specs import ModelSpec
 
 log = logging.getLogger(__name__)
-
-TEXT_MODE_MAX_TOKENS = 16
-"""Tokens generated in text mode: room for "Score: 4" and a few words around it."""
 
 
 class OpenAICompatBackend(Backend):
@@ -69,10 +64,9 @@ class OpenAICompatBackend(Backend):
 
     ``chat=True`` sends chat messages to ``/chat/completions`` (the server applies its chat
     template); ``chat=False`` renders them as a plain transcript for ``/completions``.
-    ``text_mode=None`` reads logprobs, and reads one verdict as text when its response
-    carries no logprobs structure at all (that result has ``mode="text"``; the next request
-    asks for logprobs again); ``True`` always uses text
-    mode; ``False`` never does. ``max_retries`` is the most attempts per request.
+    A response that carries no logprobs structure at all is reported with
+    ``no_logprobs=True`` (the judge reads that verdict as text; the next request asks for
+    logprobs again). ``max_retries`` is the most attempts per request.
     ``extra_body`` holds server-specific request fields merged into every request (for
     llama.cpp, ``{"repeat_penalty": 1.0}``); it may not set a field the backend sets itself.
     """
@@ -87,7 +81,6 @@ class OpenAICompatBackend(Backend):
         timeout: float = 60.0,
         chat: bool = True,
         top_logprobs: int = 20,
-        text_mode: bool | None = None,
         backoff_base: float = 0.5,
         client: httpx.Client | None = None,
         max_backoff: float = 20.0,
@@ -103,7 +96,7 @@ class OpenAICompatBackend(Backend):
         self.model = spec.target
         self.chat = chat
         self.top_logprobs = top_logprobs
-        self.text_mode = text_mode
+        self.prefills_answer = not chat
         self._verify = verify_model
         self._verified = False
         self._verify_lock = threading.Lock()
@@ -129,7 +122,6 @@ class OpenAICompatBackend(Backend):
                 "max_retries": max_retries,
                 "timeout": timeout,
                 "top_logprobs": top_logprobs,
-                "text_mode": text_mode,
                 "api_key_env": api_key_env,
                 "api_key_set": bool(api_key),
                 "extra_body": json.loads(self.transport.redact(json.dumps(self.extra_body))),
@@ -157,7 +149,7 @@ class OpenAICompatBackend(Backend):
     def choice_probs(
         self, requests: Sequence[ChoiceRequest], progress: Progress | None = None
     ) -> list[ChoiceResult]:
-        """Read each request's choice probabilities (or a parsed verdict in text mode)."""
+        """Read each request's choice probabilities (``no_logprobs`` where there were none)."""
         self._check_model()
         return self.transport.map(self._choice_one, list(requests), progress)
 
@@ -279,20 +271,21 @@ class OpenAICompatBackend(Backend):
         )
 
     def _choice_input(self, req: ChoiceRequest) -> tuple[tuple[Message, ...] | None, str | None]:
-        """The messages (chat) or exact prompt (completions) sent for a choice request."""
+        """The messages (chat, as the judge wrote them) or exact prompt (completions) sent for
+        a choice request."""
         if req.messages is not None and self.chat:
-            return with_choice_instruction(req.messages, req.choices, req.answer_prefix), None
+            return req.messages, None
         base = transcript(req.messages) if req.messages is not None else (req.prompt or "")
         if req.messages is not None and req.answer_prefix:
             return None, f"{base} {req.answer_prefix}"
         return None, base + req.answer_prefix
 
     def _choice_failed(
-        self, rendered: str, error: str, start: float, text: str | None = None
+        self, rendered: str, error: str, start: float, no_logprobs: bool = False
     ) -> ChoiceResult:
         seconds = time.perf_counter() - start
         error = self.transport.redact(error)
-        return ChoiceResult({}, rendered, text=text, error=error, seconds=seconds)
+        return ChoiceResult({}, rendered, error=error, seconds=seconds, no_logprobs=no_logprobs)
 
     def _choice_one(self, req: ChoiceRequest) -> ChoiceResult:
         start = time.perf_counter()
@@ -303,8 +296,6 @@ class OpenAICompatBackend(Backend):
             return self._choice_failed("", f"request {req.key!r} has no choices", start)
         messages, prompt = self._choice_input(req)
         rendered = super().render(messages, prompt)
-        if self.text_mode:
-            return self._choice_text(req, messages, prompt, rendered, start)
         path, body, is_chat = self._request(
             messages, prompt, max_tokens=1, logprobs=self.top_logprobs
         )
@@ -314,15 +305,7 @@ class OpenAICompatBackend(Backend):
         try:
             table = parse_top_logprobs(reply.body, is_chat)
         except NoLogprobsError as exc:
-            if self.text_mode is False:
-                error = f"{exc} (from {reply.url}); text_mode is off"
-                return self._choice_failed(rendered, error, start)
-            # Only this response lacks logprobs: this record is read in text mode (and says
-            # so in its ``mode``); the next request asks for logprobs again.
-            if "text_mode_auto" not in self.info.details:
-                self.info.details["text_mode_auto"] = True
-                log.warning("%s returned no logprobs: reading that verdict as text", self.model)
-            return self._choice_text(req, messages, prompt, rendered, start)
+            return self._choice_failed(rendered, f"{exc} (from {reply.url})", start, True)
         except ResponseFormatError as exc:
             return self._choice_failed(rendered, f"{exc} (from {reply.url})", start)
         if not table:
@@ -355,28 +338,3 @@ class OpenAICompatBackend(Backend):
             return parse_choice_logprobs(reply.body, False, choices)
         except ResponseFormatError as exc:
             return f"{exc} (from {reply.url})"
-
-    def _choice_text(
-        self,
-        req: ChoiceRequest,
-        messages: tuple[Message, ...] | None,
-        prompt: str | None,
-        rendered: str,
-        start: float,
-    ) -> ChoiceResult:
-        """Text mode: generate a few tokens and take the last verdict in them."""
-        path, body, is_chat = self._request(messages, prompt, max_tokens=TEXT_MODE_MAX_TOKENS)
-        reply = self.transport.post_json(path, body)
-        if reply.error is not None:
-            return self._choice_failed(rendered, reply.error, start)
-        try:
-            text = parse_generation(reply.body, is_chat).text
-        except ResponseFormatError as exc:
-            return self._choice_failed(rendered, f"{exc} (from {reply.url})", start)
-        verdict = parse_last_verdict(text, req.choices)
-        if verdict is None:
-            error = f"no verdict among {','.join(req.choices)} in: {text[:80]!r}"
-            return self._choice_failed(rendered, error, start, text=text)
-        probs = {c: float(c == verdict) for c in req.choices}
-        seconds = time.perf_counter() - start
-        return ChoiceResult(probs, rendered, text=text, seconds=seconds, mode="text")

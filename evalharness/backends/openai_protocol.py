@@ -3,9 +3,8 @@
 Nothing here opens a connection: :mod:`evalharness.backends.openai_compat` sends what these
 functions build and hands them what the server answered, so every rule below is tested
 without a network. Choice probabilities are read from the first generated token's
-``top_logprobs``; with chat messages the last user message gets one more line asking for the
-bare choice (:func:`with_choice_instruction`); with a plain prompt a bare space token among
-the likely next tokens is followed (:func:`space_tokens`, :func:`add_followed`).
+``top_logprobs``; with a plain prompt a bare space token among the likely next tokens is
+followed (:func:`space_tokens`, :func:`add_followed`).
 """
 
 from __future__ import annotations
@@ -131,30 +130,6 @@ def build_completion_request(
     if logprobs:
         body["logprobs"] = logprobs
     return body
-
-
-def choice_instruction(choices: Sequence[str], answer_prefix: str) -> str:
-    """The line appended to the last user message when reading choice probabilities."""
-    label = answer_prefix.strip().rstrip(":").strip()
-    what = f'your "{label}"' if label else "your answer"
-    return f"Reply with {what} only: exactly one of {', '.join(choices)}, and nothing else."
-
-
-def with_choice_instruction(
-    messages: Sequence[Message], choices: Sequence[str], answer_prefix: str
-) -> tuple[Message, ...]:
-    """``messages`` with :func:`choice_instruction` appended to the last user message.
-
-    When the conversation does not end with a user message, the instruction becomes a new
-    user message.
-    """
-    out = [dict(m) for m in messages]
-    line = choice_instruction(choices, answer_prefix)
-    if out and out[-1].get("role") == "user":
-        out[-1]["content"] = f"{out[-1]['content'].rstrip()}\n\n{line}"
-    else:
-        out.append({"role": "user", "content": line})
-    return tuple(out)
 
 
 def transcript(messages: Sequence[Message]) -> str:
