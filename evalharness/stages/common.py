@@ -66,6 +66,8 @@ def backend_options(config: RunConfig, role: str = "judge") -> BackendOptions:
         max_retries=config.max_retries,
         timeout=config.timeout,
         server_extra=freeze_extra(config.server_extra),
+        # the run's --allow-hub travels with the options; without it, the environment decides
+        allow_hub=True if config.allow_hub else None,
     )
 
 
