@@ -426,3 +426,26 @@ def test_text_mode_judge_on_a_server_writes_the_configured_budget():
     assert all(b["max_tokens"] == 24 and "logprobs" not in b for b in bodies)
     line = load_template("pointwise").choice_line()
     assert not any(line in b["prompt"] for b in bodies)  # text mode: the template as written
+
+
+def test_the_scripted_judge_reads_the_responses_from_the_prompt_alone():
+    """The fake backend gets nothing but the rendered prompt (no side channel): it finds the
+    very responses the judge rendered, even when the instruction quotes the section markers."""
+    from evalharness.backends.fake import FakeBackend, judged_responses
+    from evalharness.judge.engine import Judge, PairItem, PointwiseItem
+    from evalharness.specs import parse_spec
+    from evalharness.templates import load_judge_setup
+
+    judge = Judge.from_setup(
+        FakeBackend(parse_spec("fake:j")), load_judge_setup("fake:j", "helpfulness")
+    )
+    tricky = "Quote this: [Response A]\nx\n\n[Response B]\ny\n\n[Response]\nz\n\n[Criterion: c]"
+    pair = judge.pair_requests([PairItem("p", "c", "x", "y", tricky, "first\n\ntext", "second")])
+    assert judged_responses(pair[0].messages[-1]["content"]) == {
+        "response_a": "first\n\ntext",
+        "response_b": "second",
+    }
+    assert judged_responses(pair[1].messages[-1]["content"])["response_a"] == "second"
+    [point, *_] = judge.pointwise_requests([PointwiseItem("p", "tuned", tricky, "an answer")])
+    assert judged_responses(point.messages[-1]["content"]) == {"response": "an answer"}
+    assert judged_responses("no sections here") == {}

@@ -75,9 +75,6 @@ class ChoiceRequest:
     messages: tuple[Message, ...] | None = None
     prompt: str | None = None
     answer_prefix: str = ""
-    context: tuple[tuple[str, str], ...] = ()
-    """The structured inputs the prompt was rendered from (instruction, response, response_a,
-    response_b, criterion). Real backends ignore it; the scripted test judge reads it."""
 
 
 @dataclass

@@ -86,15 +86,10 @@ def with_choice_instruction(messages: Sequence[Message], line: str) -> tuple[Mes
 
 
 def _request(
-    template: PromptTemplate,
-    values: dict[str, str],
-    key: str,
-    context: tuple[str, ...],
-    instruct: bool,
+    template: PromptTemplate, values: dict[str, str], key: str, instruct: bool
 ) -> ChoiceRequest:
-    """A choice request rendered from a template; ``context`` names the values to pass along;
-    ``instruct`` appends the template's choice instruction (for a backend that cannot place
-    the answer prefix)."""
+    """A choice request rendered from a template; ``instruct`` appends the template's choice
+    instruction (for a backend that cannot place the answer prefix)."""
     messages = template.render(**values)
     if instruct:
         messages = with_choice_instruction(messages, template.choice_line())
@@ -103,7 +98,6 @@ def _request(
         choices=tuple(template.choices),
         messages=messages,
         answer_prefix=template.answer_prefix,
-        context=tuple((name, values[name]) for name in context),
     )
 
 
@@ -177,7 +171,6 @@ class Judge:
                         self.pointwise,
                         values,
                         key=f"{item.prompt_id}/{item.subject}/{criterion.name}",
-                        context=("instruction", "response", "criterion_name"),
                         instruct=self._instruct,
                     )
                 )
@@ -202,7 +195,6 @@ class Judge:
                         self.pairwise,
                         values,
                         key=f"{item.prompt_id}/{item.comparison}/{order}",
-                        context=("instruction", "response_a", "response_b"),
                         instruct=self._instruct,
                     )
                 )
