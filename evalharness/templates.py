@@ -217,30 +217,20 @@ class JudgeSetup:
 
     def pointwise_keys(self, prompt_id: str, subject: str) -> set[tuple[Any, ...]]:
         """The keys of a subject's pointwise records, one per criterion."""
-        return {
-            PointwiseRecord.key_of(
-                prompt_id=prompt_id,
-                subject=subject,
-                judge=self.spec,
-                rubric=self.rubric.key,
-                template=self.pointwise.key,
-                criterion=name,
-            )
-            for name in self.criteria
-        }
+        base = self._key_base(prompt_id, self.pointwise) | {"subject": subject}
+        return {PointwiseRecord.key_of(**base, criterion=name) for name in self.criteria}
 
     def pairwise_keys(self, prompt_id: str, comparison: str) -> set[tuple[Any, ...]]:
         """The keys of a comparison's pairwise records, one per order."""
+        base = self._key_base(prompt_id, self.pairwise) | {"comparison": comparison}
+        return {PairwiseRecord.key_of(**base, order=order) for order in ORDERS}
+
+    def _key_base(self, prompt_id: str, template: PromptTemplate) -> dict[str, str]:
         return {
-            PairwiseRecord.key_of(
-                prompt_id=prompt_id,
-                comparison=comparison,
-                judge=self.spec,
-                rubric=self.rubric.key,
-                template=self.pairwise.key,
-                order=order,
-            )
-            for order in ORDERS
+            "prompt_id": prompt_id,
+            "judge": self.spec,
+            "rubric": self.rubric.key,
+            "template": template.key,
         }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from evalharness.backends.base import Backend
@@ -52,17 +52,8 @@ class HFOptions:
 
     @classmethod
     def of(cls, spec: ModelSpec, options: BackendOptions) -> HFOptions:
-        """The HF options among a run's backend options."""
-        return cls(
-            batch_size=options.batch_size,
-            prefix_cache=options.prefix_cache,
-            trust_remote_code=options.trust_remote_code,
-            threads=options.threads,
-            quantize=options.quantize,
-            device=options.device,
-            dtype=options.dtype,
-            allow_hub=options.allow_hub,
-        )
+        """The HF options among a run's backend options (the fields of the same names)."""
+        return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -81,14 +72,8 @@ class OpenAIOptions:
         """The server options among a run's backend options (``chat`` from the spec's
         ``?chat=`` unless set)."""
         chat = spec.param("chat", "1") == "1" if options.chat is None else options.chat
-        return cls(
-            api_key_env=options.api_key_env,
-            concurrency=options.concurrency,
-            max_retries=options.max_retries,
-            timeout=options.timeout,
-            chat=chat,
-            extra_body=options.server_extra,
-        )
+        same = {f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)}
+        return cls(**{**same, "chat": chat, "extra_body": options.server_extra})
 
 
 @dataclass(frozen=True)
@@ -110,31 +95,15 @@ def _load_fake(spec: ModelSpec, options: Any) -> Backend:
 def _load_openai(spec: ModelSpec, options: OpenAIOptions) -> Backend:
     from evalharness.backends.openai_compat import OpenAICompatBackend
 
-    return OpenAICompatBackend(
-        spec,
-        api_key_env=options.api_key_env,
-        concurrency=options.concurrency,
-        max_retries=options.max_retries,
-        timeout=options.timeout,
-        chat=options.chat,
-        extra_body={k: json.loads(v) for k, v in options.extra_body},
-    )
+    settings = {f.name: getattr(options, f.name) for f in fields(options)}
+    settings["extra_body"] = {k: json.loads(v) for k, v in options.extra_body}
+    return OpenAICompatBackend(spec, **settings)
 
 
 def _load_hf(spec: ModelSpec, options: HFOptions) -> Backend:
     from evalharness.backends.hf_load import load_hf_backend
 
-    return load_hf_backend(
-        spec,
-        batch_size=options.batch_size,
-        prefix_cache=options.prefix_cache,
-        trust_remote_code=options.trust_remote_code,
-        threads=options.threads,
-        quantize=options.quantize,
-        device=options.device,
-        dtype=options.dtype,
-        allow_hub=options.allow_hub,
-    )
+    return load_hf_backend(spec, **{f.name: getattr(options, f.name) for f in fields(options)})
 
 
 @dataclass(frozen=True)
