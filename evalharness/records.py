@@ -12,6 +12,9 @@ from typing import Any, ClassVar, TypeVar
 
 SCHEMA_VERSION = 1
 
+Message = dict[str, str]
+"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+
 R = TypeVar("R", bound="Record")
 
 
@@ -111,7 +114,7 @@ class GenerationRecord(Record):
     device: str | None = None  # where a local model ran ("cpu", "cuda:0"); None for servers
     dtype: str | None = None  # its precision ("float32", "bfloat16"); None for servers
     turn: int = 1  # the user turn answered (multi-turn prompts; prompt_id "<id>/turn-k")
-    history: list[dict[str, str]] | None = None  # earlier turns: user and this model's answers
+    history: list[Message] | None = None  # earlier turns: user and this model's answers
     reference: str | None = None  # this turn's reference answer, if the prompt set has one
     schema_version: int = SCHEMA_VERSION
 

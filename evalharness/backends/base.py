@@ -18,8 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-Message = dict[str, str]
-"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+from evalharness.records import Message as Message  # re-exported: backends speak in messages
 
 Progress = Callable[[int], None]
 """Called with the number of items just finished (for progress bars)."""
