@@ -12,7 +12,8 @@ from pathlib import Path
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError, ModelError
 from evalharness.progress import console
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
+from evalharness.prompts import PromptItem
 from evalharness.specs import ModelSpec, parse_spec
 from evalharness.templates import JudgeSetup
 

@@ -332,7 +332,7 @@ def test_modes_are_data_per_record(run):
     store = RunStore(run)
     store.append(records)
     config = RunConfig(judge="fake:j?mass=0.3", bootstrap=50)
-    analysis = analyze(store, config)
+    analysis = analyze(store, config).to_json()
     rel = analysis["reliability"]
     assert rel["modes"]["pairwise"] == {"logprobs": 1, "text": 1}
     assert rel["pairwise_mass"]["n"] == 1 and rel["pairwise_mass"]["value"] == pytest.approx(0.3)

@@ -17,6 +17,7 @@ from evalharness.analysis.bias import (
     score_shift,
 )
 from evalharness.analysis.intervals import bootstrap_mean
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import Estimate
 from evalharness.config import RunConfig
 from evalharness.records import CONFIDENCE_COMPARISON, ProbeRecord, parse_probe_comparison
@@ -32,7 +33,7 @@ def unit(prompt_id: str) -> str:
 
 def boot(config: RunConfig) -> dict[str, Any]:
     """The seed, resample count and confidence of every interval of a run."""
-    return {"seed": config.seed, "n_resamples": config.bootstrap, "confidence": config.confidence}
+    return {"settings": StatsSettings(config.seed, config.bootstrap, config.confidence)}
 
 
 def _mean(values: Any) -> float | None:

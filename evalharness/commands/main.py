@@ -116,7 +116,7 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
         click.echo(summary.line())
         analysis = write_analysis(store, config, setups[0])
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command()
@@ -134,10 +134,10 @@ def analyze(run_dir: str, **flags: Any) -> None:
     with existing_run(run_dir, flags, "analyze") as (store, config):
         check_judge_present(store, config)
         analysis = write_analysis(store, config)
-    for warning in analysis["warnings"]:
+    for warning in analysis.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command("judge-validate")
@@ -197,7 +197,7 @@ def judge_validate(
         claim_validation_dir(store, config, overwrite)
         result, summary = run_validation(store, config, pairs_name, limit, probes, setup)
         if labeled:
-            from evalharness.labels.validate_check import labeled_check_for
+            from evalharness.stages.labels import labeled_check_for
 
             result["labeled_check"] = labeled_check_for(
                 store, config, pairs_name, limit, labeled, setup
@@ -205,7 +205,7 @@ def judge_validate(
         write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     if labeled:
-        from evalharness.labels.validate_check import print_labeled_check
+        from evalharness.stages.labels import print_labeled_check
 
         print_labeled_check(result["labeled_check"])
     click.echo(
@@ -247,7 +247,7 @@ def run(
     store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
     with store.claim("run"):
         analysis = run_all(store, config, overwrite=overwrite, bias=not no_bias, setup=setup)
-    message = over_threshold(analysis["failures"], config.max_failure_share)
+    message = over_threshold(analysis.failures.to_dict(), config.max_failure_share)
     if message:
         raise FailuresError(message)
 

@@ -17,7 +17,8 @@ from evalharness.conversation import Turn, completion_prompt, expand, history
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
 from evalharness.progress import console, progress_bar
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
+from evalharness.prompts import PromptItem
 from evalharness.records import (
     GenerationRecord,
     PairwiseRecord,

@@ -25,6 +25,7 @@ from evalharness.analysis.readings import (
     position_warning,
 )
 from evalharness.analysis.run import paired_orders
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import accuracy, kappa_ci, mean_ci
 from evalharness.config import RunConfig
 from evalharness.judge.engine import Judge, PairItem
@@ -175,9 +176,7 @@ def table(
 ) -> dict[str, Any]:
     """Accuracy, kappa, baselines, position statistics, LBR, CBR and the warnings."""
     boot: dict[str, Any] = {
-        "seed": config.seed,
-        "n_resamples": config.bootstrap,
-        "confidence": config.confidence,
+        "settings": StatsSettings(config.seed, config.bootstrap, config.confidence)
     }
     by_comparison = paired_orders(records)
     orders = by_comparison.get(COMPARISON, {})
@@ -247,7 +246,7 @@ def _cbr_adjusted(
         gaps.append(float(count(v["assertive"].text) - count(v["hedged"].text)))
     net = net_preferences([cbr_pairs[i][0] for i in ids], [cbr_pairs[i][1] for i in ids])
     return length_adjusted_rate(
-        net, gaps, ids, seed=config.seed, n_resamples=config.bootstrap, confidence=config.confidence
+        net, gaps, ids, StatsSettings(config.seed, config.bootstrap, config.confidence)
     )
 
 

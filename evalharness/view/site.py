@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 from evalharness.config import RunConfig
@@ -115,12 +116,17 @@ def write_view(store: RunStore, config: RunConfig) -> Path:
     return write_site(store.dir, render_site(build_entries(store, config)))
 
 
+def saved_config(store: RunStore) -> RunConfig:
+    """The config a run was made with (its manifest's; defaults for keys it lacks)."""
+    saved = store.read_manifest().get("config", {})
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+
+
 def write_view_if_run(store: RunStore) -> Path | None:
     """Write the view of a run that has generations (as reports do); None when it has none."""
-    from evalharness.commands.common import run_dir_from_manifest
     from evalharness.records import GenerationRecord
 
     if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):
         return None
-    store, config = run_dir_from_manifest(str(store.dir), {})
-    return write_view(store, config)
+    return write_view(store, saved_config(store))
