@@ -15,6 +15,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.errors import ConfigError
 from evalharness.runstore import RunStore, write_json_atomic, write_text_atomic
 from evalharness.secrets import scrub
+from evalharness.templates import JudgeSetup
 
 ANALYSIS_FILE = "analysis.json"
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -79,12 +80,17 @@ def fit_summary(markdown: str, room: int) -> str:
 
 
 def write_reports(
-    store: RunStore, analysis: Analysis, *, unchanged: bool = False
+    store: RunStore,
+    analysis: Analysis,
+    *,
+    unchanged: bool = False,
+    setup: JudgeSetup | None = None,
 ) -> dict[str, Path]:
     """Write report.md and report.html of a run; append report.md to the CI job summary.
 
     ``unchanged``: the analysis is the one the reports were made from; existing reports are
-    kept as they are (no rendering, no plots).
+    kept as they are (no rendering, no plots). ``setup``: the judge setup of the run's saved
+    config, when the caller has resolved it (the view reads it otherwise).
     """
     from evalharness.report.html import render_html
     from evalharness.report.markdown import render_markdown
@@ -106,6 +112,6 @@ def write_reports(
     append_step_summary(markdown, store)
     from evalharness.view.site import write_view_if_run
 
-    if (view := write_view_if_run(store)) is not None:
+    if (view := write_view_if_run(store, setup)) is not None:
         paths["view"] = view
     return paths

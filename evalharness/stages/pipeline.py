@@ -177,7 +177,7 @@ def run_all(
     record_judge(store, config)
     step = time.perf_counter()
     analysis, unchanged = _write_analysis(store, config, setup)
-    paths = write_reports(store, analysis, unchanged=unchanged)
+    paths = write_reports(store, analysis, unchanged=unchanged, setup=setup)
     summaries.append(
         StageSummary(
             "analyze+report",

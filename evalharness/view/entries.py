@@ -24,7 +24,7 @@ from evalharness.records import (
     is_probe_comparison,
 )
 from evalharness.runstore import RunStore
-from evalharness.templates import resolve_judge_setup
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.view.diff import Segment, word_diff
 from evalharness.view.labels import HumanLabel, LabelSet, read_labels
 
@@ -189,9 +189,12 @@ class RunEntries:
     labels: LabelSet
 
 
-def build_entries(store: RunStore, config: RunConfig) -> RunEntries:
-    """Gather the entries of a run: the records of the config's judge, rubric and templates."""
-    setup = resolve_judge_setup(config)
+def build_entries(
+    store: RunStore, config: RunConfig, setup: JudgeSetup | None = None
+) -> RunEntries:
+    """Gather the entries of a run: the records of the config's judge, rubric and templates
+    (``setup``, resolved from ``config`` if None)."""
+    setup = setup or resolve_judge_setup(config)
     criteria = setup.criteria
 
     entries: dict[str, PromptEntry] = {}
