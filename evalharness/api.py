@@ -26,9 +26,8 @@ from evalharness.config import RunConfig, load_config
 from evalharness.errors import ConfigError, did_you_mean
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.templates import load_template
+from evalharness.templates import load_judge_setup
 from evalharness.view.site import saved_config
 
 ConfigLike = RunConfig | Mapping[str, Any] | str | Path | None
@@ -208,7 +207,7 @@ def load_judge(
     exactly as a run with that config would, so the loaded model is shared with runs in the
     same process.
     """
-    from evalharness.stages.generate import backend_options
+    from evalharness.stages.common import backend_options
 
     if isinstance(judge, Judge):
         if rubric in (judge.rubric.id, judge.rubric.path):
@@ -217,14 +216,15 @@ def load_judge(
     if not isinstance(judge, Backend):
         judge = load_backend(judge, backend_options(make_config(None, judge=judge, **config)))
     backend = judge
-    return Judge(
-        backend,
-        load_rubric(rubric),
-        load_template(pointwise_template),
-        load_template(pairwise_template),
+    setup = load_judge_setup(
+        backend.info.spec,
+        rubric,
+        pointwise_template,
+        pairwise_template,
         mode=mode,
         low_mass=low_mass,
     )
+    return Judge.from_setup(backend, setup)
 
 
 def _fields(item: Any, names: Sequence[str], aliases: Mapping[str, str], what: str) -> list[str]:

@@ -17,10 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evalharness.prompts import PromptItem
-from evalharness.records import GenerationRecord
-
-Message = dict[str, str]
-"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+from evalharness.records import GenerationRecord, Message
 
 
 @dataclass(frozen=True)

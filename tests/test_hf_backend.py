@@ -184,7 +184,6 @@ def grading_requests(prefix: str = "Score:") -> list[ChoiceRequest]:
                     choices=DIGITS,
                     messages=messages,
                     answer_prefix=prefix,
-                    group=f"r{r}",
                 )
             )
     return requests

@@ -107,14 +107,8 @@ def summarize(store: RunStore, bias: Mapping[str, Any] | None = None) -> dict[st
         row["token_source"] = "server usage fields" if server else "tokenizer"
     points = store.read(PointwiseRecord)
     pairs = store.read(PairwiseRecord)
-    main = _judgments(
-        [r for r in points if "/" not in r.subject]
-        + [r for r in pairs if not r.comparison.startswith("probe:")]
-    )
-    probe = _judgments(
-        [r for r in points if "/" in r.subject]
-        + [r for r in pairs if r.comparison.startswith("probe:")]
-    )
+    main = _judgments([r for r in points if not r.is_probe] + [r for r in pairs if not r.is_probe])
+    probe = _judgments([r for r in points if r.is_probe] + [r for r in pairs if r.is_probe])
     stages: dict[str, dict[str, Any]] = {
         "generate": {
             "answers": len(gens),

@@ -31,9 +31,8 @@ from evalharness.analysis.readings import (
 from evalharness.analysis.stats import controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig, self_judging
 from evalharness.records import MAIN_COMPARISON, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore, generations_by_prompt
-from evalharness.templates import template_keys
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.text.markers import confidence_density
 from evalharness.text.rules import load_rules
 
@@ -172,18 +171,14 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(items) / len(items) if items else None
 
 
-def analyze(store: RunStore, config: RunConfig) -> Analysis:
-    """Compute every number of the report from the run's records."""
-    rubric = load_rubric(config.rubric)
+def analyze(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Analysis:
+    """Compute every number of the report from the run's records (those of the judge setup,
+    resolved from ``config`` if None)."""
+    setup = setup or resolve_judge_setup(config)
+    rubric = setup.rubric
     rules = load_rules(config.probe_rules)
-    point_t, pair_t = template_keys(config)
-
-    def mine(r: PointwiseRecord | PairwiseRecord) -> bool:
-        template = point_t if isinstance(r, PointwiseRecord) else pair_t
-        return r.judge == config.judge and r.rubric == rubric.key and r.template == template
-
-    point = [r for r in store.read(PointwiseRecord) if mine(r)]
-    pair = [r for r in store.read(PairwiseRecord) if mine(r)]
+    point = [r for r in store.read(PointwiseRecord) if setup.owns(r)]
+    pair = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     probes = store.read(ProbeRecord)
     pairs = paired_orders(pair)
     scores = _scores(point)

@@ -91,15 +91,17 @@ def run(
     from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
     from evalharness.stages.pipeline import run_all
+    from evalharness.templates import resolve_judge_setup
 
     config = build_config(**flags)
     describe_config(config)
     with hub_allowed(config):
-        check_run(config, probes=not no_bias)
+        setup = resolve_judge_setup(config)  # the rubric and templates, read once for the run
+        check_run(config, probes=not no_bias, setup=setup)
         store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
         with store.claim("run"):
             outcome = run_all(
-                store, config, overwrite=overwrite, bias=not no_bias,
+                store, config, overwrite=overwrite, bias=not no_bias, setup=setup,
                 step_summary=step_summary_file(),
                 prepared=lambda: console.print(f"run directory: {store.dir}"),
             )  # fmt: skip

@@ -6,7 +6,7 @@ stage owns (docs/config.md, "Changing a run's settings").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,9 @@ from evalharness.commands.options import (
     runtime_options,
 )
 from evalharness.config import RunConfig
+
+if TYPE_CHECKING:
+    from evalharness.templates import JudgeSetup
 
 STAGE_CONFIG_HELP = "YAML config; its judge, runtime and probe settings change the run's."
 RUN_DIR = click.argument("run_dir", type=click.Path(file_okay=False))
@@ -49,8 +52,11 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.stages.judge import run_judge
     from evalharness.stages.pipeline import record_judge
 
-    with existing_run(run_dir, flags, "judge", retry_failed, check_judging) as (store, config):
-        summary = run_judge(store, config)
+    setups: list[JudgeSetup] = []  # resolved once, by the check, and handed to the stage
+    with existing_run(
+        run_dir, flags, "judge", retry_failed, lambda c: setups.append(check_judging(c))
+    ) as (store, config):
+        summary = run_judge(store, config, setups[0])
         record_judge(store, config)
     verdict(summary.line())
     check_failures(store, config, ("judge pointwise", "judge pairwise"))
@@ -70,15 +76,17 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.stages.pipeline import record_judge, write_analysis
     from evalharness.stages.probes import run_probes
 
+    setups: list[JudgeSetup] = []  # resolved once, by the check, and handed to the stages
+
     def check(config: RunConfig) -> None:
-        check_judging(config)
+        setups.append(check_judging(config))
         check_probes(config)
 
     with existing_run(run_dir, flags, "bias", retry_failed, check) as (store, config):
-        summary = run_probes(store, config)
+        summary = run_probes(store, config, setups[0])
         record_judge(store, config)
         say(summary.line())
-        analysis = write_analysis(store, config)
+        analysis = write_analysis(store, config, setups[0])
     verdict(f"analysis -> {store.path('analysis.json')}")
     check_failures(store, config, failures=analysis.failures.to_dict())
 

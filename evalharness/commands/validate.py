@@ -87,15 +87,17 @@ def judge_validate(
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(run_dir or RESULTS_DIR / f"validate-{slug}")
     with hub_allowed(config):
-        check_judging(config)
+        setup = check_judging(config)
         with store.claim("judge-validate"):
             claim_validation_dir(store, config, overwrite)
-            result, summary = run_validation(store, config, pairs_name, None, probes, sample=sample)
+            result, summary = run_validation(
+                store, config, pairs_name, None, probes, setup, sample=sample
+            )
             if labeled:
                 from evalharness.stages.labels import labeled_check_for
 
                 result["labeled_check"] = labeled_check_for(
-                    store, config, pairs_name, None, labeled, sample=sample
+                    store, config, pairs_name, None, labeled, setup, sample=sample
                 )
             write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)

@@ -14,6 +14,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.errors import ConfigError
 from evalharness.runstore import RunStore, write_json_atomic, write_text_atomic
 from evalharness.secrets import scrub
+from evalharness.templates import JudgeSetup
 
 ANALYSIS_FILE = "analysis.json"
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 1024  # bytes; GitHub refuses a summary over 1 MiB
@@ -83,12 +84,14 @@ def write_reports(
     *,
     unchanged: bool = False,
     step_summary: Path | None = None,
+    setup: JudgeSetup | None = None,
 ) -> dict[str, Path]:
     """Write report.md and report.html of a run; append report.md to ``step_summary``.
 
     ``step_summary``: the CI job-summary file (the command line finds it in the environment).
     ``unchanged``: the analysis is the one the reports were made from; existing reports are
-    kept as they are (no rendering, no plots).
+    kept as they are (no rendering, no plots). ``setup``: the judge setup of the run's saved
+    config, when the caller has resolved it (the view reads it otherwise).
     """
     from evalharness.report.html import render_html
     from evalharness.report.markdown import render_markdown
@@ -110,6 +113,6 @@ def write_reports(
     append_step_summary(markdown, step_summary, store)
     from evalharness.view.site import write_view_if_run
 
-    if (view := write_view_if_run(store)) is not None:
+    if (view := write_view_if_run(store, setup)) is not None:
         paths["view"] = view
     return paths

@@ -16,9 +16,11 @@ from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
 from evalharness.runstore import RunStore, write_json_atomic
-from evalharness.stages.generate import StageSummary, prepare_run, run_generate
+from evalharness.stages.common import StageSummary
+from evalharness.stages.generate import prepare_run, run_generate
 from evalharness.stages.judge import run_judge
 from evalharness.stages.probes import run_probes
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 
 RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE)
 
@@ -98,22 +100,25 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
     ]
 
 
-def write_analysis(store: RunStore, config: RunConfig) -> Analysis:
+def write_analysis(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Analysis:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
     The analysis stores a digest of its inputs; a rerun with the same records, config and
-    harness version returns the stored analysis without recomputing it.
+    harness version returns the stored analysis without recomputing it. ``setup`` is the
+    judge setup resolved at the command's edge (from ``config`` if None).
     """
-    return _write_analysis(store, config)[0]
+    return _write_analysis(store, config, setup)[0]
 
 
-def _write_analysis(store: RunStore, config: RunConfig) -> tuple[Analysis, bool]:
+def _write_analysis(
+    store: RunStore, config: RunConfig, setup: JudgeSetup | None = None
+) -> tuple[Analysis, bool]:
     """The analysis, and whether it is the stored one (inputs unchanged)."""
     digest = inputs_digest(store, config)
     cached = _cached_analysis(store, digest)
     if cached is not None:
         return cached, True
-    analysis = analyze(store, config).with_warnings(judges_note(store, config), digest)
+    analysis = analyze(store, config, setup).with_warnings(judges_note(store, config), digest)
     write_json_atomic(store.path("analysis.json"), analysis.to_json())
     return analysis, False
 
@@ -157,26 +162,34 @@ def run_all(
     *,
     overwrite: bool,
     bias: bool,
+    setup: JudgeSetup | None = None,
     step_summary: Path | None = None,
     prepared: Callable[[], None] | None = None,
 ) -> RunOutcome:
     """Generate, judge, probe, analyze and report (``step_summary``: a CI job-summary file).
 
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None);
     ``prepared`` is called once the run directory is claimed for this config.
     """
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
+    setup = setup or resolve_judge_setup(config)
     if prepared is not None:
         prepared()
-    summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
+    summaries: list[StageSummary] = [
+        run_generate(store, config, items),
+        run_judge(store, config, setup),
+    ]
     if bias:
-        summaries.append(run_probes(store, config))
+        summaries.append(run_probes(store, config, setup))
     record_judge(store, config)
     step = time.perf_counter()
-    analysis, unchanged = _write_analysis(store, config)
-    paths = write_reports(store, analysis, unchanged=unchanged, step_summary=step_summary)
+    analysis, unchanged = _write_analysis(store, config, setup)
+    paths = write_reports(
+        store, analysis, unchanged=unchanged, setup=setup, step_summary=step_summary
+    )
     summaries.append(
         StageSummary(
             "analyze+report",

@@ -9,6 +9,7 @@ from pathlib import Path
 from evalharness.config import RunConfig
 from evalharness.config import saved_config as config_from_manifest
 from evalharness.runstore import RunStore, write_text_atomic
+from evalharness.templates import JudgeSetup
 from evalharness.view.entries import RunEntries, build_entries
 from evalharness.view.html_entry import entry_html
 from evalharness.view.listings import DEFAULT, build_listings
@@ -111,9 +112,9 @@ def write_site(run_dir: Path, pages: dict[str, str]) -> Path:
     return run_dir / VIEW_FILE
 
 
-def write_view(store: RunStore, config: RunConfig) -> Path:
+def write_view(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Path:
     """Build the entries of a run and write view.html (and view/ for a large run)."""
-    return write_site(store.dir, render_site(build_entries(store, config)))
+    return write_site(store.dir, render_site(build_entries(store, config, setup)))
 
 
 def saved_config(store: RunStore) -> RunConfig:
@@ -121,10 +122,12 @@ def saved_config(store: RunStore) -> RunConfig:
     return config_from_manifest(store.read_manifest().get("config", {}))
 
 
-def write_view_if_run(store: RunStore) -> Path | None:
-    """Write the view of a run that has generations (as reports do); None when it has none."""
+def write_view_if_run(store: RunStore, setup: JudgeSetup | None = None) -> Path | None:
+    """Write the view of a run that has generations (as reports do); None when it has none.
+
+    ``setup`` is the judge setup of the run's saved config, if the caller resolved it."""
     from evalharness.records import GenerationRecord
 
     if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):
         return None
-    return write_view(store, saved_config(store))
+    return write_view(store, saved_config(store), setup)
