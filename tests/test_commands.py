@@ -278,3 +278,32 @@ def test_only_commands_read_the_job_summary_variable_or_import_commands() -> Non
         text = path.read_text(encoding="utf-8")
         assert "GITHUB_STEP_SUMMARY" not in text, path
         assert "evalharness.commands" not in text, path
+
+
+@pytest.mark.parametrize("stage", ["run", "judge-validate"])
+def test_allow_hub_reaches_the_model_check_as_an_argument(
+    stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--allow-hub is handed to the model store explicitly, not through the environment."""
+    import evalharness.modelstore
+    from evalharness.errors import ModelError
+
+    seen: list[tuple[bool | None, str | None]] = []
+
+    def checkpoint_dir(spec: Any, allow_hub: bool | None = None) -> Any:
+        seen.append((allow_hub, os.environ.get("EVALHARNESS_ALLOW_HUB")))
+        raise ModelError("stopped here")
+
+    monkeypatch.setattr(evalharness.modelstore, "checkpoint_dir", checkpoint_dir)
+    prompts = str(prompts_file(tmp_path))
+    validate = ["judge-validate", "--judge", "hf:org/judge", "--run-dir", str(tmp_path / "v")]
+    args = (["run", "--base", "hf:org/base", "--tuned", "fake:t", "--judge", "fake:j",
+             "--prompts", prompts, "--run-dir", str(tmp_path / "run")]
+            if stage == "run" else validate)  # fmt: skip
+    assert "stopped here" in invoke(*args, "--allow-hub", code=2).stderr
+    assert "stopped here" in invoke(*args, code=2).stderr
+    assert [allowed for allowed, _ in seen] == [True, None]
+    assert seen[1][1] is None  # without the flag, nothing turns the switch on
+    if stage == "judge-validate":  # no prompt source to load: the switch stays off
+        assert seen[0][1] is None
+    assert "EVALHARNESS_ALLOW_HUB" not in os.environ

@@ -45,11 +45,12 @@ def build_config(config_file: str | None, **flags: Any) -> RunConfig:
 
 @contextmanager
 def hub_allowed(config: RunConfig) -> Iterator[None]:
-    """Let the model store download from the hub while a command runs, if the config says so.
+    """Let a hub prompt set (``--prompts hf:NAME``) download while a command runs, if
+    ``config.allow_hub`` says so.
 
-    The model store still reads its permission from $EVALHARNESS_ALLOW_HUB; this is the one
-    place that sets it, and only for the command's duration. It goes once the model store
-    and the backends take ``allow_hub`` as an option.
+    Models take ``allow_hub`` in their backend options (and preflight's checks as an
+    argument); the prompt sources still read $EVALHARNESS_ALLOW_HUB only, so this is the one
+    place that sets it, for the command's duration. It goes once they take the flag too.
     """
     from evalharness.modelstore import HUB_ENV
 
@@ -194,8 +195,7 @@ def existing_run(
             record_changes(store, config, changes, stage)
         for key, (before, after) in changes.items():
             detail(f"{stage}: {key} {before!r} -> {after!r} (the run's value changed)")
-        with hub_allowed(config):
-            yield store, config
+        yield store, config
 
 
 def check_failures(

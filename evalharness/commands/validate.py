@@ -14,7 +14,6 @@ from evalharness.commands.common import (
     build_config,
     describe_config,
     handle_errors,
-    hub_allowed,
     verdict,
 )
 from evalharness.commands.options import (
@@ -86,20 +85,19 @@ def judge_validate(
     describe_config(config)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(run_dir or RESULTS_DIR / f"validate-{slug}")
-    with hub_allowed(config):
-        setup = check_judging(config)
-        with store.claim("judge-validate"):
-            claim_validation_dir(store, config, overwrite)
-            result, summary = run_validation(
-                store, config, pairs_name, None, probes, setup, sample=sample
-            )
-            if labeled:
-                from evalharness.stages.labels import labeled_check_for
+    setup = check_judging(config)
+    with store.claim("judge-validate"):
+        claim_validation_dir(store, config, overwrite)
+        result, summary = run_validation(
+            store, config, pairs_name, None, probes, setup, sample=sample
+        )
+        if labeled:
+            from evalharness.stages.labels import labeled_check_for
 
-                result["labeled_check"] = labeled_check_for(
-                    store, config, pairs_name, None, labeled, setup, sample=sample
-                )
-            write_json_atomic(store.path("validation.json"), result)
+            result["labeled_check"] = labeled_check_for(
+                store, config, pairs_name, None, labeled, setup, sample=sample
+            )
+        write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     if labeled:
         from evalharness.stages.labels import print_labeled_check
