@@ -81,6 +81,14 @@ def _rate(
     return bootstrap_mean(net, where="preference_rate", clusters=units, note="", **boot(config))
 
 
+def probe_rate(
+    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], kind: str, config: RunConfig
+) -> Estimate:
+    """The net preference rate of a probe kind over the given comparisons (LBR for
+    ``padded``, CBR for ``assertive_vs_hedged``), as the bias section computes it."""
+    return _rate(pairs_by_comparison, kind, config)
+
+
 def bias_section(
     config: RunConfig,
     rubric_criteria: list[str],

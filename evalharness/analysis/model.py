@@ -17,6 +17,7 @@ from typing import Any
 
 from evalharness.analysis.codec import decode_fields, doc, encode, json_key
 from evalharness.analysis.estimate import Estimate
+from evalharness.analysis.model_leaderboard import Leaderboard
 from evalharness.analysis.model_parts import (
     Bias,
     Cost,
@@ -57,6 +58,11 @@ class Analysis:
     warnings: list[str] = doc(
         "plain-language warnings about what makes the verdict untrustworthy "
         "(failed records included)"
+    )
+    leaderboard: Leaderboard | None = doc(
+        "ratings of every model, raw and style-controlled; present only when the run "
+        "compares more than two models (absent otherwise)",
+        omit_none=True,
     )
     inputs_digest: str | None = doc(
         "hash of the records, config, judges and harness version the analysis was computed "

@@ -98,6 +98,12 @@ class Ratings:
     prompts: int
     settings: StatsSettings
     converged: bool
+    controlled_differences: tuple[tuple[Interval, ...], ...] = ()
+
+    def controlled_difference(self, model: str, other: str) -> Interval:
+        """Style-controlled rating of ``model`` minus that of ``other``, with the percentile
+        interval of the difference over the same bootstrap resamples."""
+        return self.controlled_differences[self.models.index(model)][self.models.index(other)]
 
     def raw_of(self, model: str) -> ModelRating:
         """The raw rating of ``model``."""
@@ -142,6 +148,9 @@ def rate_battles(
     controlled = _model_ratings(
         design, style_point[:n_free], style_boot[:, :n_free], present, confidence
     )
+    differences = _differences(
+        *_rating_samples(style_point[:n_free], style_boot[:, :n_free], present), confidence
+    )
     return Ratings(
         reference=design.reference,
         models=design.models,
@@ -157,6 +166,7 @@ def rate_battles(
         prompts=len(design.prompts),
         settings=settings,
         converged=raw_ok and style_ok,
+        controlled_differences=differences,
     )
 
 
@@ -190,6 +200,36 @@ def _bounds(samples: FloatArray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _rating_samples(
+    theta: FloatArray,
+    theta_boot: FloatArray,
+    present: np.ndarray[tuple[int, int], np.dtype[np.bool_]],
+) -> tuple[FloatArray, FloatArray]:
+    """Point ratings ``(m,)`` and bootstrap ratings ``(B, m)`` (NaN where a model is absent
+    from a resample), reference first at exactly 1000."""
+    point = np.concatenate([[BASE_RATING], BASE_RATING + SCALE * theta])
+    boot = BASE_RATING + SCALE * np.where(present, theta_boot, np.nan)
+    boot = np.hstack([np.full((boot.shape[0], 1), BASE_RATING), boot])
+    return point, boot
+
+
+def _differences(
+    point: FloatArray, boot: FloatArray, confidence: float
+) -> tuple[tuple[Interval, ...], ...]:
+    """Rating i minus rating j with the percentile interval of the paired difference."""
+    m = len(point)
+    rows: list[tuple[Interval, ...]] = []
+    for i in range(m):
+        row: list[Interval] = []
+        for j in range(m):
+            low, high = _bounds(boot[:, i] - boot[:, j], confidence)
+            if i == j:
+                low = high = 0.0
+            row.append(Interval(float(point[i] - point[j]), low, high))
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
 def _model_ratings(
     design: Design,
     theta: FloatArray,
@@ -198,9 +238,7 @@ def _model_ratings(
     confidence: float,
 ) -> tuple[ModelRating, ...]:
     """Ratings, win probabilities against the reference and ranks with intervals."""
-    point = np.concatenate([[BASE_RATING], BASE_RATING + SCALE * theta])
-    boot = BASE_RATING + SCALE * np.where(present, theta_boot, np.nan)
-    boot = np.hstack([np.full((boot.shape[0], 1), BASE_RATING), boot])
+    point, boot = _rating_samples(theta, theta_boot, present)
     point_rank = 1 + (point[None, :] > point[:, None]).sum(axis=1)
     boot_rank = 1.0 + (boot[:, None, :] > boot[:, :, None]).sum(axis=2)
     boot_rank = np.where(np.isnan(boot), np.nan, boot_rank)

@@ -21,7 +21,9 @@ from evalharness.analysis.cost import summarize as cost_summary
 from evalharness.analysis.failures import count_failures, error_kind, failure_warnings
 from evalharness.analysis.human import human_for_run
 from evalharness.analysis.intervals import wilson
+from evalharness.analysis.leaderboard import build_leaderboard
 from evalharness.analysis.model import ANALYSIS_SCHEMA_VERSION, Analysis
+from evalharness.analysis.model_leaderboard import Leaderboard
 from evalharness.analysis.readings import (
     bias_warning,
     mass_warning,
@@ -239,7 +241,38 @@ def analyze(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None)
     failures = analysis["failures"] = count_failures(store, config.judge)
     analysis["warnings"] = failure_warnings(failures) + warnings_for(analysis)
     typed = Analysis.from_json(analysis, store.path("analysis.json"))
-    return replace(typed, human=human_for_run(store, typed, scores, criteria, config.tie_band))
+    board = _leaderboard(config, gens, pair, scores, criteria, pairs, rules)
+    human = human_for_run(store, typed, scores, criteria, config.tie_band)
+    return replace(typed, human=human, leaderboard=board)
+
+
+def run_models(config: RunConfig, gens: dict[str, dict[str, Any]]) -> list[str]:
+    """The run's models: the config's ``models`` in order when it has them, else every
+    answering role in the order first seen."""
+    configured = getattr(config, "models", None)
+    if configured:
+        return list(configured)
+    seen: dict[str, None] = {}
+    for roles in gens.values():
+        for role in roles:
+            seen.setdefault(role, None)
+    return list(seen)
+
+
+def _leaderboard(
+    config: RunConfig,
+    gens: dict[str, dict[str, Any]],
+    pair: list[PairwiseRecord],
+    scores: dict[tuple[str, str], dict[str, float]],
+    criteria: list[str],
+    pairs: dict[str, dict[str, tuple[float, float]]],
+    rules: Any,
+) -> Leaderboard | None:
+    """The leaderboard when the run compares more than two models (None otherwise)."""
+    models = run_models(config, gens)
+    if len(models) <= 2:
+        return None
+    return build_leaderboard(config, models, pair, gens, scores, criteria, pairs, rules)
 
 
 EXAMPLE_FIRST = ("time",)
