@@ -123,7 +123,8 @@ def checkpoint_order(models: Sequence[str], model_order: Sequence[str] | None = 
     list[str] | None
 ):  # fmt: skip
     """The models in training order: ``model_order`` when given (models it does not name are
-    left out), else by step number when every name ends in one (``sft-1000``); else None."""
+    left out), else by step number when every name is one prefix and a step number
+    (``sft-500``, ``sft-1000``); else None."""
     if model_order:
         ordered = [m for m in model_order if m in models]
         return ordered if len(ordered) >= 2 else None
@@ -133,7 +134,8 @@ def checkpoint_order(models: Sequence[str], model_order: Sequence[str] | None = 
         if match is None:
             return None
         steps.append((int(match.group(2)), name))
-    if len({s for s, _ in steps}) != len(steps):
+    prefixes = {_STEP.match(name).group(1) for _, name in steps}  # type: ignore[union-attr]
+    if len({s for s, _ in steps}) != len(steps) or len(prefixes) != 1:
         return None
     return [name for _, name in sorted(steps)]
 

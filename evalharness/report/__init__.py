@@ -107,7 +107,13 @@ def write_reports(
     from evalharness.report.size import fit_markdown
 
     markdown = fit_markdown(analysis, render_markdown)
-    page = render_html(analysis, render_plots(analysis))
+    plots = render_plots(analysis)
+    if analysis.leaderboard is not None:
+        from evalharness.report.leaderboard import leaderboard_plots, write_plot_files
+
+        plots.update(leaderboard_plots(analysis))
+        paths.update(write_plot_files(store.dir, plots))
+    page = render_html(analysis, plots)
     write_text_atomic(paths["markdown"], markdown)
     write_text_atomic(paths["html"], page)
     append_step_summary(markdown, step_summary, store)

@@ -12,6 +12,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_html
+from evalharness.report.leaderboard import leaderboard_html
 from evalharness.report.plots import Plot
 from evalharness.report.style import STYLE, esc, table
 
@@ -120,6 +121,7 @@ def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
         f"with rubric {esc(facts['Rubric'])} on {esc(facts['Prompts'])} prompts "
         f"(seed {esc(facts['Seed'])}).</p>",
         _trust(analysis),
+        leaderboard_html(analysis, plots),
         '<h2 id="headline">Headline: tuned vs base</h2>',
         _rows(
             content.headline_rows(analysis),

@@ -13,6 +13,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_markdown
+from evalharness.report.leaderboard import leaderboard_markdown
 from evalharness.report.markup import md_fence, md_table, md_text
 
 __all__ = ["VIEW_LINK_MD", "md_fence", "md_table", "md_text", "render_markdown"]
@@ -98,6 +99,7 @@ def render_markdown(analysis: Analysis) -> str:
         "",
     ]
     lines += _trust_section(analysis)
+    lines += leaderboard_markdown(analysis)
     lines += [
         "## Headline: tuned vs base",
         "",
