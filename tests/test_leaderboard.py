@@ -65,9 +65,7 @@ def test_scripted_strengths_recover_order_and_gaps() -> None:
 def test_length_only_judge_orders_raw_ratings_by_length_and_control_removes_it() -> None:
     strengths = {"short": 0.0, "mid": 0.0, "long": 0.0}
     lengths = {"short": 30.0, "mid": 60.0, "long": 120.0}
-    run = simulate_run(
-        np.random.default_rng(2), strengths, 200, lengths=lengths, length_effect=3.0
-    )
+    run = simulate_run(np.random.default_rng(2), strengths, 200, lengths=lengths, length_effect=3.0)
     result = board(run, SimConfig(bootstrap=500), list(strengths))
     rows = {r.model: r for r in result.models}
     assert rows["short"].rating.value < rows["mid"].rating.value < rows["long"].rating.value
@@ -105,8 +103,15 @@ def test_two_models_give_todays_headline_win_rate() -> None:
     headline win rate (order-averaged preference, tie band, a tie counting one half)."""
     run = simulate_run(np.random.default_rng(4), {"base": 0.0, "tuned": 0.5}, 120, soft=True)
     tuned_first = [
-        PairwiseRecord(**{**r.to_dict(), "comparison": "tuned_vs_base", "x": "tuned", "y": "base",
-                          "p_x": 1.0 - float(r.p_x or 0.0)})  # fmt: skip
+        PairwiseRecord(
+            **{
+                **r.to_dict(),
+                "comparison": "tuned_vs_base",
+                "x": "tuned",
+                "y": "base",
+                "p_x": 1.0 - float(r.p_x or 0.0),
+            }
+        )  # fmt: skip
         for r in run.pairwise
     ]
     run = SimRun(run.generations, tuned_first, run.pointwise)
@@ -150,10 +155,21 @@ def test_probes_give_lbr_and_cbr_per_model() -> None:
             for order in ("xy", "yx"):
                 probes.append(
                     PairwiseRecord(
-                        prompt_id=pid, comparison=probe_comparison("padded", model),
-                        x=f"{model}/padded", y=model, order=order, judge=JUDGE, rubric="r",
-                        template="t", rendered_prompt="", probs={}, mass=1.0, p_first=None,
-                        p_x=p_padded, low_mass=False, mode="text",
+                        prompt_id=pid,
+                        comparison=probe_comparison("padded", model),
+                        x=f"{model}/padded",
+                        y=model,
+                        order=order,
+                        judge=JUDGE,
+                        rubric="r",
+                        template="t",
+                        rendered_prompt="",
+                        probs={},
+                        mass=1.0,
+                        p_first=None,
+                        p_x=p_padded,
+                        low_mass=False,
+                        mode="text",
                     )  # fmt: skip
                 )
     pairs = paired_orders([*run.pairwise, *probes])
@@ -183,6 +199,4 @@ def test_no_battle_rows_is_a_one_line_error() -> None:
 
     run = simulate_run(np.random.default_rng(8), {"a": 0.0, "b": 0.0, "c": 0.0}, 3)
     with pytest.raises(HarnessError, match="no decided battle"):
-        build_leaderboard(
-            SimConfig(), ["a", "b", "c"], [], run.by_prompt(), {}, [], {}, RULES
-        )
+        build_leaderboard(SimConfig(), ["a", "b", "c"], [], run.by_prompt(), {}, [], {}, RULES)

@@ -63,7 +63,7 @@ def test_markdown_has_table_style_terms_and_plots() -> None:
 def test_hostile_model_name_is_escaped(tmp_path: Path) -> None:
     analysis = analysis_with({"a": 0.0, HOSTILE: 0.2, "c": 0.4}, order=["a", HOSTILE, "c"])
     md = render_markdown(analysis)
-    assert "<img" not in md and "&lt;img src=x onerror=\"alert(1)\"&gt;\\|\\*x\\*\\`" in md
+    assert "<img" not in md and '&lt;img src=x onerror="alert(1)"&gt;\\|\\*x\\*\\`' in md
     plots = leaderboard_plots(analysis)
     assert all(p.data_uri is not None for p in plots.values()), plots
     page = render_html(analysis, plots)

@@ -40,12 +40,10 @@ class LeaderboardRow:
     )
     markdown_density: float | None = doc("mean markdown elements per 100 words of its answers")
     lbr: Estimate | None = doc(
-        "length bias rate on this model's answers (padded variant vs original); null "
-        "without probes"
+        "length bias rate on this model's answers (padded variant vs original); null without probes"
     )
     cbr: Estimate | None = doc(
-        "confidence bias rate on this model's answers (assertive vs hedged); null without "
-        "probes"
+        "confidence bias rate on this model's answers (assertive vs hedged); null without probes"
     )
 
 

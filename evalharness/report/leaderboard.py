@@ -279,7 +279,6 @@ def leaderboard_plots(analysis: Analysis) -> dict[str, Plot]:
     return out
 
 
-
 def write_plot_files(directory: Path, plots: dict[str, Plot]) -> dict[str, Path]:
     """Write the drawn leaderboard plots as PNG files in ``directory`` (each replaced
     atomically); a plot that was not drawn leaves no file. Returns name -> path."""
