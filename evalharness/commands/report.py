@@ -81,6 +81,22 @@ def _print(result: CompareResult) -> None:
     is_flag=True,
     help="Compare runs whose judge, rubric or judge templates differ.",
 )
+@click.option(
+    "--max-rating-drop",
+    type=float,
+    default=None,
+    metavar="POINTS",
+    help="Many-model runs: fail when the new checkpoint's style-controlled rating may be "
+    "more than POINTS below the best other model's (lower bound of the bootstrap interval "
+    "of the difference, current run's leaderboard; docs/reports.md).",
+)
+@click.option(
+    "--new-model",
+    default=None,
+    metavar="NAME",
+    help="The new checkpoint for --max-rating-drop (default: the last in checkpoint order, "
+    "else the last model of the run).",
+)
 @handle_errors
 def compare_command(
     baseline_run: str,
@@ -88,6 +104,8 @@ def compare_command(
     config_file: str | None,
     junit_file: str | None,
     allow_different_judge: bool,
+    max_rating_drop: float | None,
+    new_model: str | None,
 ) -> None:
     """Compare CURRENT_RUN with BASELINE_RUN and check the CI gates.
 
@@ -111,7 +129,9 @@ def compare_command(
             for a, d in ((baseline, baseline_run), (current, current_run))
         ]
         check_same_setup(setups[0], setups[1], names)
-    result = compare(baseline, current, gates, names=names)
+    result = compare(
+        baseline, current, gates, names=names, max_rating_drop=max_rating_drop, new_model=new_model
+    )
     _print(result)
     if junit_file:
         click.echo(f"junit: {write_junit(junit_file, result)}")

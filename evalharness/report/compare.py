@@ -279,16 +279,65 @@ GATES: dict[str, Callable[[float, Analysis, Analysis], GateResult]] = {
 }
 
 
+RATING_GATE = "max_rating_drop"
+
+
+def _points(x: float) -> str:
+    return f"{x:+.0f}" if math.isfinite(x) else "n/a"
+
+
+def rating_gate(current: Analysis, limit: float, model: str | None = None) -> GateResult:
+    """The new checkpoint is not worse than the best other model by more than ``limit``
+    rating points, with style control, within the current run's leaderboard.
+
+    The new checkpoint is ``model``, else the last of the checkpoint order, else the last
+    model of the run. The best other model is the one with the highest style-controlled
+    rating. The gate passes when the lower bound of the bootstrap interval of
+    (new − best), style-controlled, is at least ``-limit`` (so a drop that may be larger
+    than ``limit`` fails). Raises ConfigError for a negative limit or an unknown model.
+    """
+    if not (math.isfinite(limit) and limit >= 0):
+        raise ConfigError(f"--max-rating-drop must be a number >= 0, got {limit!r}")
+    board = current.leaderboard
+    if board is None:
+        return GateResult(
+            RATING_GATE, False, "n/a: the current run has no leaderboard (two models)", limit
+        )
+    names = [r.model for r in board.models]
+    if model is not None and model not in names:
+        raise ConfigError(
+            f"--new-model: {model!r} is not a model of the current run "
+            f"({', '.join(names)}){did_you_mean(model, names)}"
+        )
+    new = model or (board.checkpoint_order[-1] if board.checkpoint_order else names[-1])
+    others = [r for r in board.models if r.model != new]
+    best = max(others, key=lambda r: r.controlled_rating.value)
+    diff = board.controlled_difference[names.index(new)][names.index(best.model)]
+    shown = (
+        f"{new} − {best.model} (best other), style-controlled: {_points(diff.value)} points "
+        f"[{_points(diff.low)}, {_points(diff.high)}]"
+    )
+    if not math.isfinite(diff.low):
+        return GateResult(RATING_GATE, False, f"{shown}: no interval", limit)
+    ok = diff.low >= -limit
+    relation = "≥" if ok else "<"
+    return GateResult(RATING_GATE, ok, f"{shown}; lower bound {relation} −{limit:g} points", limit)
+
+
 def compare(
     baseline: Analysis,
     current: Analysis,
     gates: Mapping[str, float],
     names: tuple[str, str] | None = None,
+    *,
+    max_rating_drop: float | None = None,
+    new_model: str | None = None,
 ) -> CompareResult:
     """The changes from ``baseline`` to ``current`` and the result of each configured gate.
 
     ``names`` labels the two runs (the directories they were read from); without it the
-    directory stored in each analysis is used.
+    directory stored in each analysis is used. ``max_rating_drop`` adds the
+    :func:`rating_gate` on the current run (``new_model`` names its new checkpoint).
     """
     for gate, limit in gates.items():
         if gate not in GATES:
@@ -301,6 +350,8 @@ def compare(
             raise ConfigError(f"gates.{gate} must be a finite number, got {limit!r}")
         check_gate(gate, limit, f"gates.{gate}")
     results = [GATES[g](float(gates[g]), baseline, current) for g in GATE_KEYS if g in gates]
+    if max_rating_drop is not None:
+        results.append(rating_gate(current, max_rating_drop, new_model))
     baseline_name, current_name = names or (
         baseline.run.dir or "baseline",
         current.run.dir or "current",
