@@ -4,7 +4,9 @@ Each sentence ("Ratings change under style control: the judge rewards longer ans
 models ...") fires only when its coefficient's interval excludes 0. With an unbiased judge
 (equal models, random style) each stays quiet in at least 93% of 200 simulated runs; with
 the bias planted (deterministic included) it fires in at least 95% of runs. Three models,
-200 prompts, every pair, both orders mapped to the tie-band outcome; 400 resamples per run.
+200 prompts, every pair, both orders mapped to the tie-band outcome; 1000 resamples per
+null run (the percentile interval of a coefficient runs slightly narrow with fewer), 400 per
+planted run.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from evalharness.analysis.settings import StatsSettings
 TERMS = ("length", "markdown", "confidence")
 
 
-def _fire_rates(runs: int, seed: int, **effects: float) -> dict[str, float]:
+def _fire_rates(runs: int, seed: int, resamples: int = 400, **effects: float) -> dict[str, float]:
     fired = dict.fromkeys(TERMS, 0)
     for k in range(runs):
         rng = np.random.default_rng(seed + k)
         battles = simulate_battles(rng, 3, 200, **effects)
-        ratings = rate_battles(battles, settings=StatsSettings(seed + k, 400, 0.95))
+        ratings = rate_battles(battles, settings=StatsSettings(seed + k, resamples, 0.95))
         for sentence in style_readings(ratings):
             for term in TERMS:
                 fired[term] += f"({term} coefficient" in sentence
@@ -33,7 +35,7 @@ def _fire_rates(runs: int, seed: int, **effects: float) -> dict[str, float]:
 
 
 def test_unbiased_judge_keeps_every_style_reading_quiet() -> None:
-    rates = _fire_rates(200, 1000)
+    rates = _fire_rates(200, 1000, resamples=1000)
     assert all(rate <= 0.07 for rate in rates.values()), rates
 
 
