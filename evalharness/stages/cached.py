@@ -190,7 +190,7 @@ class CachedBackend(Backend):
 
     def _report(self, found: Any) -> None:
         if found.status == "corrupt":
-            console.print(f"[yellow]cache: {found.detail}", highlight=False)
+            console.print(f"[yellow]cache: {found.detail}", highlight=False, soft_wrap=True)
 
     def _key(self, request: GenerationRequest | ChoiceRequest) -> str:
         data = asdict(request)
