@@ -58,21 +58,40 @@ class RunConfig:
     server_extra: dict[str, Any] = field(default_factory=dict)
     gates: dict[str, float] = field(default_factory=dict)
     max_failure_share: float = 0.0
+    # more than two models (docs/many-models.md); empty: base and tuned are the two models
+    models: dict[str, str] = field(default_factory=dict)  # name -> spec, in order
+    reference: str | None = None  # the reference model's name (default: the first model)
+    battles: str = "all-pairs"  # all-pairs | reference | random
+    battle_budget: int | None = None  # pairs per prompt of the random design
+    model_order: tuple[str, ...] = ()  # names in training order (the ratings plot)
+    rating_target: str = "outcome"  # outcome | soft
+    cache: bool = True  # reuse generations and judgments from the result cache
+    cache_dir: str | None = None  # the result cache's folder (default: in the model cache)
 
     def with_overrides(self, **values: Any) -> RunConfig:
         """A copy with the non-None values replaced, each checked like a config file's value."""
         clean = {k: v for k, v in values.items() if v is not None}
-        for key in ("stop", "probes"):
+        for key in ("stop", "probes", "model_order"):
             if key in clean:
                 clean[key] = tuple(clean[key])
+        if "models" in clean:
+            clean["models"] = dict(clean["models"])
         for key, value in clean.items():
             check_range(key, value, f"--{key.replace('_', '-')}")
         return replace(self, **clean)
 
+    def model_specs(self) -> dict[str, str]:
+        """The run's models, name -> spec, in order: ``models``, else base and tuned."""
+        return dict(self.models) if self.models else {"base": self.base, "tuned": self.tuned}
+
+    def reference_model(self) -> str:
+        """The reference model's name: ``reference``, else the first model."""
+        return self.reference or next(iter(self.model_specs()))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict."""
         data = asdict(self)
-        for key in ("stop", "probes"):
+        for key in ("stop", "probes", "model_order"):
             data[key] = list(data[key])
         return data
 
@@ -88,6 +107,8 @@ class RunConfig:
             "system_prompt", "completion_frame", "stop", "quantize", "server_extra",
         )  # fmt: skip
         data = {k: self.to_dict()[k] for k in keys}
+        if self.models:  # the two-model run hashes as before
+            data["models"] = list(self.models.items())
         data["prompt_hash"] = prompt_hash
         if precision:
             data["precision"] = precision
@@ -109,10 +130,16 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "max_retries": (1, None, False),
     "timeout": (0, None, True),
     "max_failure_share": (0, 1, False),
+    "battle_budget": (1, None, False),
 }
 """Allowed range of each numeric setting, shared by flags and config files."""
 
-CHOICES = {"quantize": ("none", "int8"), "judge_mode": ("logprobs", "text")}
+CHOICES = {
+    "quantize": ("none", "int8"),
+    "judge_mode": ("logprobs", "text"),
+    "battles": ("all-pairs", "reference", "random"),
+    "rating_target": ("outcome", "soft"),
+}
 
 GATE_RANGES = {
     "min_win_rate": (0.0, 1.0),
@@ -177,7 +204,7 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
     elif key == "batch_size":
         if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{where} must be a positive integer or auto, got {value!r}")
-    elif isinstance(default, int) and key not in ("sample", "probe_sample"):
+    elif isinstance(default, int) and key not in ("sample", "probe_sample", "battle_budget"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
     elif isinstance(default, float):
@@ -198,7 +225,9 @@ def _check_type(path: Path, line: int, key: str, value: Any, default: Any) -> An
             raise ConfigError(
                 f"{where} must be a mapping of request fields to values, got {value!r}"
             )
-    elif key in ("sample", "probe_sample"):
+    elif key == "models":
+        value = yaml_models(value, where)
+    elif key in ("sample", "probe_sample", "battle_budget"):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
@@ -257,7 +286,77 @@ def load_config_values(path: str | Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}:{lines[key]}: {exc}") from None
     if not 0.0 < values.get("confidence", 0.95) < 1.0:
         raise ConfigError(f"{path}:{lines['confidence']}: confidence must be between 0 and 1")
+    try:
+        check_models(replace(config, **values))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return values
+
+
+def yaml_models(value: Any, where: str) -> dict[str, str]:
+    """A config file's ``models``: a mapping name -> spec, or a list of {name, spec}."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(
+        isinstance(v, dict) and set(v) == {"name", "spec"} for v in value
+    ):
+        pairs = [(v["name"], v["spec"]) for v in value]
+    else:
+        raise ConfigError(
+            f"{where} must be a mapping of names to specs or a list of {{name, spec}}"
+        )
+    for name, spec in pairs:
+        if not isinstance(name, str) or not isinstance(spec, str) or not spec:
+            raise ConfigError(f"{where}: {name!r}: names and specs must be strings")
+    names = [name for name, _ in pairs]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{where}: model name {name!r} appears twice")
+    return dict(pairs)
+
+
+def parse_models_option(text: str) -> dict[str, str]:
+    """``--models name=spec,name=spec,...`` as an ordered mapping (ConfigError when malformed)."""
+    models: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, spec = part.strip().partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ConfigError(f"--models: {part.strip()!r} is not name=spec")
+        name = name.strip()
+        if name in models:
+            raise ConfigError(f"--models: model name {name!r} appears twice")
+        models[name] = spec.strip()
+    return models
+
+
+def check_models(config: RunConfig) -> None:
+    """ConfigError (one line) for bad model names, an unknown reference or order name, or a
+    random battle design without a budget."""
+    from evalharness.records import check_model_name
+
+    names = list(config.model_specs())
+    if len(names) < 2:
+        raise ConfigError(f"models: a run needs at least two models, got {len(names)}")
+    for name in names:
+        problem = check_model_name(name)
+        if problem:
+            raise ConfigError(f"models: {problem}")
+    for what, asked in (("reference", [config.reference] if config.reference else []),
+                        ("model_order", list(config.model_order))):  # fmt: skip
+        for name in asked:
+            if name not in names:
+                raise ConfigError(
+                    f"{what}: {name!r} is not a model of this run ({', '.join(names)})"
+                )
+    if config.battles == "random" and config.battle_budget is None:
+        raise ConfigError("battles: random needs battle_budget (pairs judged per prompt)")
+    most = len(names) * (len(names) - 1) // 2
+    if config.battle_budget is not None and config.battle_budget > most:
+        raise ConfigError(
+            f"battle_budget: {config.battle_budget} pairs per prompt, but {len(names)} models "
+            f"make only {most} pairs"
+        )
 
 
 def saved_config(saved: dict[str, Any]) -> RunConfig:
@@ -268,8 +367,4 @@ def saved_config(saved: dict[str, Any]) -> RunConfig:
 
 def self_judging(config: RunConfig) -> list[str]:
     """Roles whose model is also the judge (a self-preference risk)."""
-    return [
-        role
-        for role, spec in (("base", config.base), ("tuned", config.tuned))
-        if spec == config.judge
-    ]
+    return [role for role, spec in config.model_specs().items() if spec == config.judge]

@@ -7,6 +7,7 @@ keep the first record of a key (so a duplicate can never be counted twice).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -28,6 +29,36 @@ CONFIDENCE_COMPARISON = "assertive_vs_hedged"
 ORDERS = ("xy", "yx")
 
 _PROBE = "probe:"
+_VS = "_vs_"
+MODEL_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+"""A model's name in a run with several models: letters, digits, ``.``, ``_`` and ``-``."""
+
+
+def check_model_name(name: str) -> str | None:
+    """Why ``name`` cannot name a model (None when it can): the characters allowed are
+    letters, digits, ``.``, ``_`` and ``-``, and ``_vs_`` is reserved for battle names."""
+    if not MODEL_NAME.match(name):
+        return f"model name {name!r} may hold only letters, digits, '.', '_' and '-'"
+    if _VS in name:
+        return f"model name {name!r} may not contain {_VS!r} (it separates battle names)"
+    return None
+
+
+def battle_comparison(x: str, y: str) -> str:
+    """The comparison name of a battle between models ``x`` and ``y`` (X first):
+    ``<x>_vs_<y>``; ``battle_comparison("tuned", "base")`` is :data:`MAIN_COMPARISON`."""
+    return f"{x}{_VS}{y}"
+
+
+def parse_battle_comparison(name: str) -> tuple[str, str] | None:
+    """``(x, y)`` of a battle's comparison name; None for any other comparison (probes,
+    validation, the confidence pair)."""
+    if name == CONFIDENCE_COMPARISON or is_probe_comparison(name) or name.count(_VS) != 1:
+        return None
+    x, _, y = name.partition(_VS)
+    if check_model_name(x) or check_model_name(y):
+        return None
+    return x, y
 
 
 def probe_comparison(kind: str, source: str | None = None) -> str:

@@ -22,12 +22,15 @@ MODELS = ["--base", "fake:b", "--tuned", "fake:t?style=long", "--judge", "fake:j
 GENERATION = {"--base", "--tuned", "--prompts", "--prompt-field", "--sample", "--seed",
               "--max-new-tokens", "--temperature", "--top-p", "--quantize"}  # fmt: skip
 JUDGE = {"--judge", "--rubric", "--judge-mode", "--reference-guided"}
-RUNTIME = {"--batch-size", "--device", "--dtype", "--allow-hub", "--trust-remote-code"}
+RUNTIME = {"--batch-size", "--device", "--dtype", "--allow-hub", "--trust-remote-code", "--cache",
+           "--cache-dir"}  # fmt: skip
+MANY = {"--models", "--reference", "--battles", "--battle-budget", "--model-order",
+        "--rating-target"}  # fmt: skip
 PROBES = {"--probe-rules", "--rewriter", "--probe-sample", "--probe-kinds"}
 OPTIONS: dict[str, set[str]] = {
-    "run": {"--config", *GENERATION, *JUDGE, *RUNTIME, *PROBES, "--run-dir", "--overwrite",
+    "run": {"--config", *GENERATION, *MANY, *JUDGE, *RUNTIME, *PROBES, "--run-dir", "--overwrite",
             "--no-bias", "--retry-failed"},
-    "generate": {"--config", *GENERATION, *JUDGE, *RUNTIME, "--run-dir", "--overwrite",
+    "generate": {"--config", *GENERATION, *MANY, *JUDGE, *RUNTIME, "--run-dir", "--overwrite",
                  "--retry-failed"},
     "judge": {"--config", *JUDGE, *RUNTIME, "--retry-failed"},
     "bias": {"--config", *JUDGE, *RUNTIME, *PROBES, "--retry-failed"},
@@ -45,6 +48,8 @@ OPTIONS: dict[str, set[str]] = {
     "labels export": {"--n", "--seed", "--criteria"},
     "labels import": {"--annotator"},
     "rubric check": set(),
+    "cache info": {"--cache-dir"},
+    "cache prune": {"--cache-dir", "--older-than", "--max-bytes", "--kind"},
 }  # fmt: skip
 """What each command's --help lists (one name per option: the first of its spellings)."""
 FLAG_KEYS = {"--probe-kinds": "probes"}

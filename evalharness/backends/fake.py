@@ -10,6 +10,12 @@ set by the first bias that applies:
 * ``confidence=p``: the response with more certainty markers wins with probability p;
 * ``prefer=WORD``: a response containing WORD wins with probability 0.9.
 
+* ``quality=q`` (a number > 0) on an *answering* model marks its answers ``[quality=q]``;
+  a judge comparing two marked answers (and no bias above applying) prefers A with
+  probability q_A / (q_A + q_B), Bradley-Terry strengths, so model ratings differ by
+  exactly 400 log10(q_A / q_B) points; pointwise, a marked answer's score centre moves by
+  2 (q - 0.5).
+
 ``hard=1`` turns each soft preference into a one-hot verdict drawn with that probability
 (deterministically, from a hash of the prompt). ``mass=m`` scales the choice probabilities
 (the rest of the distribution falls outside the allowed tokens). Pointwise, the score
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from collections.abc import Sequence
 
@@ -77,6 +84,16 @@ def confidence_score(text: str) -> int:
     return sum(lower.count(m) for m in CERTAINTY) - sum(lower.count(m) for m in HEDGES)
 
 
+_QUALITY = re.compile(r"\[quality=([0-9]*\.?[0-9]+)\]")
+
+
+def quality_of(text: str) -> float | None:
+    """The strength a scripted ``quality=q`` model marked its answer with, if any."""
+    found = _QUALITY.search(text)
+    value = float(found.group(1)) if found else 0.0
+    return value if value > 0 else None
+
+
 class FakeBackend(Backend):
     """Scripted model: deterministic generation and a judge with settable biases."""
 
@@ -118,6 +135,8 @@ class FakeBackend(Backend):
                 continue
             user = request.messages[-1]["content"] if request.messages else request.prompt or ""
             text = self._reply(user, request.seed if request.temperature > 0 else 0)
+            if self.params.get("quality") is not None:
+                text = f"[quality={self.params['quality']}] {text}"
             words = text.split()
             finish = "length" if len(words) > request.max_new_tokens else "stop"
             text = " ".join(words[: request.max_new_tokens])
@@ -191,6 +210,9 @@ class FakeBackend(Backend):
         prefer = self.params.get("prefer")
         if prefer and (prefer in a) != (prefer in b):
             return 0.9 if prefer in a else 0.1
+        quality_a, quality_b = quality_of(a), quality_of(b)
+        if quality_a is not None and quality_b is not None:
+            return quality_a / (quality_a + quality_b)
         return p
 
     def _score_probs(
@@ -200,6 +222,9 @@ class FakeBackend(Backend):
         centre = 3.0 + 0.6 * (_unit(rendered, "score") - 0.5)
         centre += (self._float("score_length", 0.0) or 0.0) * len(response.split()) / 100
         centre += (self._float("score_confidence", 0.0) or 0.0) * confidence_score(response)
+        quality = quality_of(response)
+        if quality is not None:
+            centre += 2 * (quality - 0.5)
         weights = [math.exp(-(((i + 1) - centre) ** 2)) for i in range(len(choices))]
         total = sum(weights)
         return {c: mass * w / total for c, w in zip(choices, weights, strict=True)}

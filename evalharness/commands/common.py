@@ -39,8 +39,19 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_config(config_file: str | None, **flags: Any) -> RunConfig:
-    """Defaults, then the config file, then the flags that were given."""
-    return load_config(config_file).with_overrides(**flags)
+    """Defaults, then the config file, then the flags that were given (a run's models
+    checked: ``models`` is not combined with --base/--tuned)."""
+    from evalharness.config import check_models
+
+    config = load_config(config_file).with_overrides(**flags)
+    given = [f"--{k}" for k in ("base", "tuned") if flags.get(k) is not None]
+    if config.models and given:
+        raise ConfigError(
+            f"{' and '.join(given)} cannot be combined with models (--models or the config's "
+            "models:): name every model there"
+        )
+    check_models(config)
+    return config
 
 
 @contextmanager
@@ -106,13 +117,15 @@ def default_run_dir(config: RunConfig) -> Path:
 
 RUNTIME_KEYS = frozenset(
     {"batch_size", "concurrency", "max_retries", "timeout", "api_key_env", "allow_hub",
-     "trust_remote_code", "max_failure_share", "device", "dtype"}
+     "trust_remote_code", "max_failure_share", "device", "dtype", "cache", "cache_dir"}
 )  # fmt: skip
 JUDGE_KEYS = frozenset(
     {"judge", "rubric", "pointwise_template", "pairwise_template", "judge_mode", "low_mass",
      "tie_band", "reference_guided"}
 )  # fmt: skip
-STATISTICS_KEYS = frozenset({"bootstrap", "gates", "max_failure_share"})
+STATISTICS_KEYS = frozenset(
+    {"bootstrap", "gates", "max_failure_share", "model_order", "rating_target"}
+)
 PROBE_KEYS = frozenset({"probes", "probe_rules", "rewriter", "probe_sample"})
 STAGE_KEYS: dict[str, frozenset[str]] = {
     "judge": JUDGE_KEYS | RUNTIME_KEYS,

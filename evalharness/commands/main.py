@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from evalharness.commands.cache import cache
 from evalharness.commands.labels import annotate, labels
 from evalharness.commands.models import models
 from evalharness.commands.report import compare_command, report_command
@@ -37,7 +38,7 @@ def cli(verbose: bool, quiet: bool) -> None:
 
 for command in (
     run, generate, judge, bias, analyze, judge_validate, rubric, models, report_command,
-    compare_command, view_command, show_command, export_command, annotate, labels,
+    compare_command, view_command, show_command, export_command, annotate, labels, cache,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -112,6 +112,55 @@ def generation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ])  # fmt: skip
 
 
+def _models_value(ctx: Any, param: Any, value: str | None) -> dict[str, str] | None:
+    from evalharness.config import parse_models_option
+    from evalharness.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return parse_models_option(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--models: ")) from None
+
+
+def _names_value(ctx: Any, param: Any, value: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in value.split(",")) if value else None
+
+
+def models_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """More than two models: the models, the reference, the battle design, the ratings."""
+    e = False
+    return _apply(func, [
+        field_option(
+            "--models", field="models", existing=e, callback=_models_value,
+            shown="--base and --tuned",
+            help="Several models as name=spec,name=spec,... (instead of --base/--tuned).",
+        ),
+        field_option("--reference", field="reference", existing=e, shown="the first model",
+                     help="The reference model's name (rating 1000)."),
+        field_option(
+            "--battles", field="battles", existing=e,
+            type=click.Choice(["all-pairs", "reference", "random"]),
+            help="Which pairs of models the judge compares on each prompt.",
+        ),
+        field_option(
+            "--battle-budget", field="battle_budget", existing=e, type=click.IntRange(min=1),
+            shown="none", help="Pairs per prompt of the random battle design.",
+        ),
+        field_option(
+            "--model-order", field="model_order", existing=e, callback=_names_value,
+            shown="from trailing step numbers",
+            help="Model names in training order, comma-separated (the ratings plot).",
+        ),
+        field_option(
+            "--rating-target", field="rating_target", existing=e,
+            type=click.Choice(["outcome", "soft"]),
+            help="Rate on the tie-band outcome per prompt or on the judge's soft preference.",
+        ),
+    ])  # fmt: skip
+
+
 def quantize_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--quantize``: fixed for a run's life (it is part of the generations' fingerprint)."""
     return field_option(
@@ -178,6 +227,11 @@ def runtime_options(existing: bool) -> Decorator:
         field_option("--trust-remote-code", field="trust_remote_code", existing=existing,
                 is_flag=True, default=None,
                 help="Run model code shipped with a hub checkpoint."),
+        field_option("--cache/--no-cache", field="cache", existing=existing, default=None,
+                help="Reuse generations and judgments from the result cache."),
+        field_option("--cache-dir", field="cache_dir", existing=existing,
+                shown="results/ in the model cache", type=click.Path(file_okay=False),
+                help="The result cache's folder."),
     ])  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from evalharness.commands.options import (
     config_option,
     generation_options,
     judge_options,
+    models_options,
     probe_options,
     quantize_option,
     retry_option,
@@ -38,7 +39,8 @@ RUN_DIR_HELP = "Run directory [default: results/<prompts>-<config hash>]."
 def new_run_options(func: Any) -> Any:
     """The options of a command that starts a run: config, models, judge, runtime, run dir."""
     for decorator in reversed([
-        config_option(), generation_options, quantize_option, judge_options(existing=False),
+        config_option(), generation_options, models_options, quantize_option,
+        judge_options(existing=False),
         runtime_options(existing=False), run_dir_option(RUN_DIR_HELP),
         click.option("--overwrite", is_flag=True,
                      help="Replace a run directory made with another config."),
@@ -130,6 +132,9 @@ def print_run(outcome: RunOutcome) -> None:
     console.print(table)
     for line in lines:
         console.print(line, highlight=False)
+    cache_line = outcome.cache_line()
+    if cache_line:
+        console.print(cache_line, highlight=False)
     for path in outcome.paths.values():
         console.print(f"report: {path}")
     console.print(f"total time: {outcome.seconds:.1f}s")

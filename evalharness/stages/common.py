@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from evalharness.backends import BackendOptions, freeze_extra, load_backend
+from evalharness.backends import BackendOptions, freeze_extra
 from evalharness.backends.devices import for_role, precision_tag
+from evalharness.cache import JUDGMENT
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.judge.engine import Judge
@@ -21,6 +22,7 @@ from evalharness.progress import console, progress_bar
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, Record
 from evalharness.runstore import RunStore, generations_by_prompt
 from evalharness.specs import parse_spec
+from evalharness.stages.cached import CacheCounts, cached_backend, open_cache
 from evalharness.templates import JudgeSetup, resolve_judge_setup
 
 CHUNK = 4
@@ -71,18 +73,33 @@ def backend_options(config: RunConfig, role: str = "judge") -> BackendOptions:
     )
 
 
+def spec_of(config: RunConfig, role: str) -> str:
+    """The spec of a role: a model of the run by its name, or ``judge`` / ``rewriter``."""
+    models = config.model_specs()
+    return models[role] if role in models else str(getattr(config, role))
+
+
 def precision(config: RunConfig, role: str) -> str | None:
     """The resolved ``device type/dtype`` of a role's model; None for servers and fakes."""
-    spec = parse_spec(getattr(config, role))
+    spec = parse_spec(spec_of(config, role))
     return precision_tag(
         spec.kind, for_role(config.device, role, "device"), for_role(config.dtype, role, "dtype")
     )
 
 
-def make_judge(config: RunConfig, setup: JudgeSetup | None = None) -> Judge:
-    """Load the judge backend and pair it with the setup (resolved from ``config`` if None)."""
+def make_judge(
+    config: RunConfig, setup: JudgeSetup | None = None, counts: CacheCounts | None = None
+) -> Judge:
+    """The judge backend (behind the result cache unless it is off; loaded on its first
+    miss) paired with the setup (resolved from ``config`` if None); ``counts`` collects the
+    cache's hits and misses."""
     setup = setup or resolve_judge_setup(config)
-    backend = load_backend(setup.spec, backend_options(config, "judge"))
+    options = backend_options(config, "judge")
+    versions = (setup.rubric.key, f"{setup.pointwise.key}+{setup.pairwise.key}")
+    backend = cached_backend(
+        setup.spec, options, open_cache(config), JUDGMENT, counts or CacheCounts(), versions,
+        {"judge": setup.spec},
+    )  # fmt: skip
     return Judge.from_setup(backend, setup)
 
 

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from evalharness.backends import load_backend, release_backend
+from evalharness.backends import release_backend
 from evalharness.backends.base import Backend, GenerationRequest, GenerationResult, Message
-from evalharness.config import RunConfig
+from evalharness.cache import GENERATION
+from evalharness.config import RunConfig, check_models
 from evalharness.conversation import Turn, completion_prompt, expand, history
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
@@ -27,7 +28,8 @@ from evalharness.records import (
 )
 from evalharness.runstore import RunStore
 from evalharness.specs import parse_spec
-from evalharness.stages.common import StageSummary, backend_options, precision
+from evalharness.stages.cached import CacheCounts, cached_backend, open_cache, record_counts, unwrap
+from evalharness.stages.common import StageSummary, backend_options, precision, spec_of
 
 ROLES = ("base", "tuned")
 STAGE_FILES = (
@@ -38,7 +40,7 @@ STAGE_FILES = (
 
 def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
     """The fingerprint of a run's generations: config, prompts and the models' precision."""
-    tags = {role: precision(config, role) for role in ROLES}
+    tags = {role: precision(config, role) for role in config.model_specs()}
     return config.generation_fingerprint(
         prompt_hash(items), {role: tag for role, tag in tags.items() if tag}
     )
@@ -100,7 +102,8 @@ def build_request(
 def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[PromptItem]:
     """Validate inputs, then claim the run directory for this config (or refuse)."""
     items = select_prompts(config)
-    for spec in (config.base, config.tuned, config.judge):
+    check_models(config)
+    for spec in (*config.model_specs().values(), config.judge):
         parse_spec(spec)
     fingerprint = generation_fingerprint(config, items)
     manifest = store.read_manifest()
@@ -123,9 +126,17 @@ def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[Pro
     return items
 
 
-def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) -> StageSummary:
-    """Generate the missing (prompt, role) records, appending one batch at a time."""
+def run_generate(
+    store: RunStore, config: RunConfig, items: list[PromptItem], counts: CacheCounts | None = None
+) -> StageSummary:
+    """Generate the missing (prompt, model) records, appending one batch at a time.
+
+    Each model's answers are looked up in the result cache first (unless it is off); a model
+    whose answers are all cached is not loaded. ``counts`` collects the hits and misses.
+    """
     summary = StageSummary("generate")
+    counts = counts if counts is not None else CacheCounts()
+    cache = open_cache(config)
     done = store.keys(GenerationRecord)
     summary.done_before = len(done)
     models = store.read_manifest().get("models", {})
@@ -133,11 +144,14 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
     # be loaded fails the stage while the run directory is still empty.
     turns = expand(items)
     work = []
-    for role, spec in zip(ROLES, (config.base, config.tuned), strict=True):
+    specs = config.model_specs()
+    for role, spec in specs.items():
         todo = [turn for turn in turns if (turn.id, role) not in done]
         if todo:
             options = backend_options(config, role)
-            work.append((role, spec, todo, options, load_backend(spec, options)))
+            meta = {"model": role, "spec": spec}
+            backend = cached_backend(spec, options, cache, GENERATION, counts, meta=meta)
+            work.append((role, spec, todo, options, backend))
     for role, spec, todo, options, backend in work:
         models[role] = {"spec": spec, "resolved": backend.info.resolved, **backend.info.details}
         store.update_manifest(models=models)
@@ -156,12 +170,14 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
                 for records in _generate_turns(mine, answers, role, spec, backend, config, advance):
                     summary.written += store.append(records)
                     summary.failed += sum(1 for r in records if r.error)
-        later = ("tuned", "judge") if role == "base" else ("judge",)
-        if not any(
-            getattr(config, r) == spec and backend_options(config, r) == options for r in later
+        names = list(specs)
+        later = [*names[names.index(role) + 1 :], "judge"]
+        if unwrap(backend) is not None and not any(
+            spec_of(config, r) == spec and backend_options(config, r) == options for r in later
         ):
             release_backend(spec, options)  # free its memory before the next model loads
     summary.finish()
+    record_counts(store, counts)
     if summary.failed:
         console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")
     return summary

@@ -1,12 +1,15 @@
-"""The judge stage: score every generation pointwise and judge tuned vs base in both orders."""
+"""The judge stage: score every generation pointwise and judge the run's battles (tuned vs
+base in the two-model run) in both orders."""
 
 from __future__ import annotations
 
 from evalharness.config import RunConfig
 from evalharness.conversation import judged_instruction, pair_view
 from evalharness.judge.engine import PairItem, PointwiseItem
-from evalharness.records import MAIN_COMPARISON
+from evalharness.records import battle_comparison
 from evalharness.runstore import RunStore
+from evalharness.stages.battles import run_battles
+from evalharness.stages.cached import CacheCounts, record_counts, unwrap
 from evalharness.stages.common import (
     StageSummary,
     judge_in_chunks,
@@ -34,10 +37,16 @@ def run_judge(store: RunStore, config: RunConfig, setup: JudgeSetup | None = Non
             if record.error is None and start.needs_pointwise(prompt_id, role):
                 instruction = judged_instruction(record, config.reference_guided)
                 point_items.append(PointwiseItem(prompt_id, role, instruction, record.output))
-        answered = {"base", "tuned"} <= roles.keys() and not any(r.error for r in roles.values())
-        if answered and start.needs_pairwise(prompt_id, MAIN_COMPARISON):
-            view = pair_view(roles["tuned"], roles["base"], config.reference_guided)
-            pair_items.append(PairItem(prompt_id, MAIN_COMPARISON, "tuned", "base", *view))
+    battles, design = run_battles(store.read_manifest(), list(start.generations), config)
+    store.update_manifest(battles=design)
+    for prompt_id, x, y in battles:
+        roles = start.generations.get(prompt_id, {})
+        if x not in roles or y not in roles or roles[x].error or roles[y].error:
+            continue
+        name = battle_comparison(x, y)
+        if start.needs_pairwise(prompt_id, name):
+            view = pair_view(roles[x], roles[y], config.reference_guided)
+            pair_items.append(PairItem(prompt_id, name, x, y, *view))
     store.update_manifest(
         judge={
             "spec": setup.spec,
@@ -51,15 +60,17 @@ def run_judge(store: RunStore, config: RunConfig, setup: JudgeSetup | None = Non
     )
     warn_self_judging(setup)
     judge = None
+    counts = CacheCounts()
     if point_items or pair_items:
-        judge = make_judge(config, setup)
+        judge = make_judge(config, setup, counts)
         judge_in_chunks(
             store, point_items, judge.score, "judge pointwise", len(setup.criteria), summary
         )
         judge_in_chunks(store, pair_items, judge.compare, "judge pairwise", 2, summary)
     summary.finish()
+    record_counts(store, counts)
     if judge is not None:
         from evalharness.analysis.cost import record_stage
 
-        record_stage(store, "judge", summary.seconds, judge=judge)
+        record_stage(store, "judge", summary.seconds, judge=unwrap(judge.backend))
     return summary

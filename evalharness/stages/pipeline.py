@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.run import analyze
@@ -154,6 +155,25 @@ class RunOutcome:
     analysis: Analysis
     paths: dict[str, Path]
     seconds: float
+    cache: dict[str, dict[str, int]] | None = None  # this run's hits and misses; None: off
+
+    def cache_line(self) -> str | None:
+        """``N generations / M judgments from cache`` (None with the cache off)."""
+        if self.cache is None:
+            return None
+        hits = {
+            kind: self.cache.get(kind, {}).get("hits", 0) for kind in ("generation", "judgment")
+        }
+        return f"{hits['generation']} generations / {hits['judgment']} judgments from cache"
+
+
+def _cache_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The manifest's cache counts added since ``before``."""
+    delta: dict[str, dict[str, int]] = {}
+    for kind, numbers in after.items():
+        old = before.get(kind, {}) if isinstance(before.get(kind), dict) else {}
+        delta[kind] = {k: int(v) - int(old.get(k, 0)) for k, v in numbers.items()}
+    return delta
 
 
 def run_all(
@@ -178,6 +198,7 @@ def run_all(
     setup = setup or resolve_judge_setup(config)
     if prepared is not None:
         prepared()
+    cache_before = dict(store.read_manifest().get("cache", {}))
     summaries: list[StageSummary] = [
         run_generate(store, config, items),
         run_judge(store, config, setup),
@@ -198,4 +219,7 @@ def run_all(
             seconds=time.perf_counter() - step,
         )
     )
-    return RunOutcome(summaries, analysis, paths, time.perf_counter() - started)
+    cache = _cache_delta(cache_before, store.read_manifest().get("cache", {}))
+    return RunOutcome(
+        summaries, analysis, paths, time.perf_counter() - started, cache if config.cache else None
+    )

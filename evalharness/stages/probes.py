@@ -36,6 +36,7 @@ from evalharness.records import (
     probe_comparison,
 )
 from evalharness.runstore import RunStore, generations_by_prompt
+from evalharness.stages.cached import CacheCounts, record_counts, unwrap
 from evalharness.stages.common import (
     StageSummary,
     backend_options,
@@ -148,11 +149,12 @@ def run_probes(store: RunStore, config: RunConfig, setup: JudgeSetup | None = No
     start = start_judging(store, config, setup, "bias", "no generations to probe")
     summary, generations = start.summary, start.generations
     judges: list[Judge] = []
+    counts = CacheCounts()
 
     def judge_now() -> Judge:
         """The judge, loaded on first use (a rerun with nothing to do loads no model)."""
         if not judges:
-            judges.append(make_judge(config, setup))
+            judges.append(make_judge(config, setup, counts))
         return judges[0]
 
     summary.written += build_probes(store, config, lambda: judge_now().backend.count_tokens)
@@ -221,6 +223,7 @@ def run_probes(store: RunStore, config: RunConfig, setup: JudgeSetup | None = No
             judge_in_chunks(store, pair_items[kind], judge.compare, label, 2, summary)
         seconds[kind] = time.perf_counter() - step
     summary.finish()
+    record_counts(store, counts)
     _report_budget(store, config, chosen, seconds, summary.seconds, judges)
     return summary
 
@@ -240,7 +243,8 @@ def _report_budget(
         1 for g in store.read(GenerationRecord) if g.prompt_id in chosen and g.error is None
     )
     if seconds:
-        cost.record_stage(store, "bias", total, judge=judges[0] if judges else None, probes=seconds)
+        judge = unwrap(judges[0].backend) if judges else None
+        cost.record_stage(store, "bias", total, judge=judge, probes=seconds)
     level = float(getattr(config, "confidence", 0.95))
     half = widest_interval(answers, level)
     if half is None:
