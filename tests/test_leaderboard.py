@@ -200,3 +200,25 @@ def test_no_battle_rows_is_a_one_line_error() -> None:
     run = simulate_run(np.random.default_rng(8), {"a": 0.0, "b": 0.0, "c": 0.0}, 3)
     with pytest.raises(HarnessError, match="no decided battle"):
         build_leaderboard(SimConfig(), ["a", "b", "c"], [], run.by_prompt(), {}, [], {}, RULES)
+
+
+def test_a_model_that_wins_every_battle_is_flagged() -> None:
+    """A deterministic judge (the better model always wins) separates the data: the gap is
+    not estimable and the leaderboard says so; a noisy judge raises no such warning."""
+    strengths = {"a": 0.0, "b": 0.5, "c": 1.0}
+    run = simulate_run(np.random.default_rng(9), strengths, 40, soft=True)
+    hard = [
+        PairwiseRecord(**{**r.to_dict(), "p_x": 1.0 if (r.p_x or 0.0) > 0.5 else 0.0})
+        for r in run.pairwise
+    ]
+    result = board(
+        SimRun(run.generations, hard, run.pointwise), SimConfig(bootstrap=100), list(strengths)
+    )
+    assert len(result.warnings) == 2
+    assert result.warnings[0].startswith("c won every decided battle against b, a")
+    noisy = board(
+        simulate_run(np.random.default_rng(9), strengths, 40),
+        SimConfig(bootstrap=100),
+        list(strengths),
+    )
+    assert noisy.warnings == []

@@ -32,6 +32,7 @@ from evalharness.records import (
     CONFIDENCE_COMPARISON,
     GenerationRecord,
     PairwiseRecord,
+    battle_comparison,
     is_probe_comparison,
     is_variant_subject,
     parse_probe_comparison,
@@ -56,11 +57,6 @@ _STYLE_WORDS = {
 }
 
 Pairs = dict[str, dict[str, tuple[float, float]]]
-
-
-def battle_comparison(x: str, y: str) -> str:
-    """The comparison name of a battle between models ``x`` and ``y``: ``<x>_vs_<y>``."""
-    return f"{x}_vs_{y}"
 
 
 def battle_pairs(records: Iterable[PairwiseRecord]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -161,6 +157,27 @@ def style_readings(ratings: Ratings) -> list[str]:
             f"({term.name} coefficient {est.value:+.0f} rating points per SD, {level} interval "
             f"[{est.low:+.0f}, {est.high:+.0f}] excludes 0)."
         )
+    return out
+
+
+def separation_warnings(battles: Sequence[Battle], ratings: Ratings) -> list[str]:
+    """A warning for each split of the models (in raw rating order) where the upper group
+    won every decided battle against the lower one: the gap across it is then not
+    estimable (maximum likelihood puts it at infinity; the fit stops at its ridge bound)."""
+    decided = [b for b in battles if b.decided]
+    order = sorted(ratings.models, key=lambda m: -ratings.raw_of(m).rating.estimate)
+    out: list[str] = []
+    for cut in range(1, len(order)):
+        top = set(order[:cut])
+        crossing = [b for b in decided if (b.model_a in top) != (b.model_b in top)]
+        upsets = [b for b in crossing if (b.p_a if b.model_b in top else 1.0 - float(b.p_a or 0.0))]
+        if crossing and not upsets:
+            out.append(
+                f"{', '.join(order[:cut])} won every decided battle against "
+                f"{', '.join(order[cut:])}: the rating gap between them is not estimable "
+                "(shown at the fit's bound, far too large); a judge with soft preferences "
+                "(rating_target: soft) or more prompts may separate them less."
+            )
     return out
 
 
@@ -279,4 +296,5 @@ def build_leaderboard(
         prompts=n,
         converged=ratings.converged,
         readings=style_readings(ratings),
+        warnings=separation_warnings(battles, ratings),
     )

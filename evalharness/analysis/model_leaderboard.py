@@ -89,3 +89,7 @@ class Leaderboard:
         "sentences about the judge's style preferences across models; each one only when "
         "its coefficient's interval excludes 0"
     )
+    warnings: list[str] = doc(
+        "what makes the ratings untrustworthy, e.g. a group of models that won every battle "
+        "against the rest (the gap is then not estimable)"
+    )

@@ -243,7 +243,10 @@ def analyze(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None)
     typed = Analysis.from_json(analysis, store.path("analysis.json"))
     board = _leaderboard(config, gens, pair, scores, criteria, pairs, rules)
     human = human_for_run(store, typed, scores, criteria, config.tie_band)
-    return replace(typed, human=human, leaderboard=board)
+    if board is None:
+        return replace(typed, human=human)
+    warnings = [*typed.warnings, *board.warnings]
+    return replace(typed, human=human, leaderboard=board, warnings=warnings)
 
 
 def run_models(config: RunConfig, gens: dict[str, dict[str, Any]]) -> list[str]:

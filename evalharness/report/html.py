@@ -12,7 +12,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_html
-from evalharness.report.leaderboard import leaderboard_html
+from evalharness.report.leaderboard import leaderboard_html, models_line
 from evalharness.report.plots import Plot
 from evalharness.report.style import STYLE, esc, table
 
@@ -114,14 +114,8 @@ def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
         if criteria
         else "<p>No pointwise scores.</p>"
     )
-    body = [
-        "<h1>evalharness report</h1>",
-        f'<p class="sub"><strong>Tuned</strong> {esc(facts["Tuned model"])} vs '
-        f"<strong>base</strong> {esc(facts['Base model'])}, judged by {esc(facts['Judge'])} "
-        f"with rubric {esc(facts['Rubric'])} on {esc(facts['Prompts'])} prompts "
-        f"(seed {esc(facts['Seed'])}).</p>",
-        _trust(analysis),
-        leaderboard_html(analysis, plots),
+    many = models_line(analysis)
+    two_model = [
         '<h2 id="headline">Headline: tuned vs base</h2>',
         _rows(
             content.headline_rows(analysis),
@@ -131,12 +125,24 @@ def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
         criteria_table,
         figure(plots.get("criteria")),
         figure(plots.get("score_vs_length")),
+    ]
+    body = [
+        "<h1>evalharness report</h1>",
+        f'<p class="sub"><strong>Tuned</strong> {esc(facts["Tuned model"])} vs '
+        f"<strong>base</strong> {esc(facts['Base model'])}, judged by {esc(facts['Judge'])} "
+        f"with rubric {esc(facts['Rubric'])} on {esc(facts['Prompts'])} prompts "
+        f"(seed {esc(facts['Seed'])}).</p>"
+        if many is None
+        else f'<p class="sub">{esc(many)}</p>',
+        _trust(analysis),
+        leaderboard_html(analysis, plots),
+        *(two_model if many is None else []),
         '<h2 id="reliability">Judge reliability</h2>',
         _rows(content.reliability_rows(analysis), ("measure", "value", "reading")),
         figure(plots.get("position")),
         _bias(analysis, plots),
         human_html(analysis),
-        _examples(analysis),
+        _examples(analysis) if many is None else "",
         '<h2 id="cost">Run cost</h2>' if cost_rows(analysis) else "",
         table(COST_HEADER, cost_rows(analysis), numeric=(3, 4)) if cost_rows(analysis) else "",
         '<p id="view-link">Every prompt, with both answers, the judge\'s probabilities and its '
@@ -145,12 +151,17 @@ def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
         "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
         "together) for means; at the run's confidence level.</footer>",
     ]
+    title = (
+        f"{facts['Tuned model']} vs {facts['Base model']}"
+        if analysis.leaderboard is None
+        else ", ".join(r.model for r in analysis.leaderboard.models)
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>evalharness report: {esc(facts['Tuned model'])} vs "
-        f"{esc(facts['Base model'])}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<title>evalharness report: {esc(title)}</title>\n<style>{STYLE}</style>\n"
+        "</head>\n<body>\n"
         + "\n".join(part for part in body if part)
         + "\n</body>\n</html>\n"
     )

@@ -35,6 +35,7 @@ __all__ = [
     "leaderboard_markdown",
     "leaderboard_plots",
     "leaderboard_rows",
+    "models_line",
     "style_rows",
     "write_plot_files",
 ]
@@ -52,14 +53,27 @@ EXPLAIN = (
 )
 
 
-def _rating(est: Estimate) -> str:
+def _rating(est: Estimate, reference: bool = False) -> str:
     if not math.isfinite(est.value):
         return "n/a"
+    if reference:
+        return f"{est.value:.0f} (reference)"
     if not (math.isfinite(est.low) and math.isfinite(est.high)):
         return f"{est.value:.0f}"
-    if est.low == est.high == est.value:
-        return f"{est.value:.0f} (reference)"
     return f"{est.value:.0f} [{est.low:.0f}, {est.high:.0f}]"
+
+
+def models_line(analysis: Analysis) -> str | None:
+    """The report's opening line for a many-model run (plain text; None for two models)."""
+    board = analysis.leaderboard
+    if board is None:
+        return None
+    run = analysis.run
+    names = ", ".join(r.model for r in board.models)
+    return (
+        f"{len(board.models)} models ({names}) judged by {run.judge} with rubric {run.rubric} "
+        f"on {run.prompts} prompts (seed {run.seed}); reference {board.reference}."
+    )
 
 
 def _rank(row: LeaderboardRow, controlled: bool) -> str:
@@ -90,8 +104,8 @@ def leaderboard_rows(board: Leaderboard) -> list[tuple[str, ...]]:
     return [
         (
             r.model,
-            _rating(r.rating),
-            _rating(r.controlled_rating),
+            _rating(r.rating, r.model == board.reference),
+            _rating(r.controlled_rating, r.model == board.reference),
             _rank(r, controlled=True),
             fmt_est(r.controlled_win_vs_reference, "pct"),
             *(fmt_est(e) for e in r.criteria.values()),

@@ -13,7 +13,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_markdown
-from evalharness.report.leaderboard import leaderboard_markdown
+from evalharness.report.leaderboard import leaderboard_markdown, models_line
 from evalharness.report.markup import md_fence, md_table, md_text
 
 __all__ = ["VIEW_LINK_MD", "md_fence", "md_table", "md_text", "render_markdown"]
@@ -98,9 +98,38 @@ def render_markdown(analysis: Analysis) -> str:
         f"on {md_text(facts['Prompts'])} prompts (seed {md_text(facts['Seed'])}).",
         "",
     ]
+    many = models_line(analysis)
+    if many is not None:  # several models: the leaderboard replaces the base-vs-tuned parts
+        lines[2] = md_text(many)
     lines += _trust_section(analysis)
     lines += leaderboard_markdown(analysis)
+    if many is None:
+        lines += _two_model_sections(analysis)
     lines += [
+        "## Judge reliability",
+        "",
+        _rows_table(content.reliability_rows(analysis), ("measure", "value", "reading")),
+        "",
+    ]
+    lines += _bias_section(analysis)
+    lines += human_markdown(analysis)
+    if many is None:
+        lines += _examples_section(analysis)
+    if cost_rows(analysis):
+        lines += ["## Run cost", "", md_table(COST_HEADER, cost_rows(analysis)), ""]
+    lines += [VIEW_LINK_MD, ""]
+    lines += [
+        f"<sub>Run directory: {md_text(facts['Run directory'])}. "
+        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
+        "together) for means; at the run's confidence level.</sub>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _two_model_sections(analysis: Analysis) -> list[str]:
+    """The headline and per-criterion sections of a base-vs-tuned run."""
+    lines = [
         "## Headline: tuned vs base",
         "",
         _rows_table(
@@ -121,23 +150,4 @@ def render_markdown(analysis: Analysis) -> str:
         )
     else:
         lines.append("No pointwise scores.")
-    lines += [
-        "",
-        "## Judge reliability",
-        "",
-        _rows_table(content.reliability_rows(analysis), ("measure", "value", "reading")),
-        "",
-    ]
-    lines += _bias_section(analysis)
-    lines += human_markdown(analysis)
-    lines += _examples_section(analysis)
-    if cost_rows(analysis):
-        lines += ["## Run cost", "", md_table(COST_HEADER, cost_rows(analysis)), ""]
-    lines += [VIEW_LINK_MD, ""]
-    lines += [
-        f"<sub>Run directory: {md_text(facts['Run directory'])}. "
-        "Intervals: Wilson for shares, a bootstrap over prompts (all items of a prompt "
-        "together) for means; at the run's confidence level.</sub>",
-        "",
-    ]
-    return "\n".join(lines)
+    return [*lines, ""]
