@@ -13,28 +13,16 @@ from evalharness.report.content import NOT_RUN, Row
 from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_html
 from evalharness.report.leaderboard import leaderboard_html, models_line
-from evalharness.report.plots import Plot
+from evalharness.report.plots import Plot, figure
 from evalharness.report.style import STYLE, esc, table
 
-__all__ = ["CSP", "STYLE", "esc", "render_html", "table"]
+__all__ = ["CSP", "STYLE", "esc", "figure", "render_html", "table"]
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def _rows(rows: list[Row], header: tuple[str, str, str]) -> str:
     return table(header, [(r.label, r.value, r.reading) for r in rows], numeric=(1,))
-
-
-def figure(plot: Plot | None) -> str:
-    """An inline plot with its caption, or a note saying why it is missing."""
-    if plot is None:
-        return ""
-    if plot.data_uri is None:
-        return f'<p class="missing">{esc(plot.title)}: {esc(plot.missing or "not drawn")}.</p>'
-    return (
-        f'<figure><img src="{esc(plot.data_uri)}" alt="{esc(plot.alt)}" '
-        f'data-plot="{esc(plot.name)}"><figcaption>{esc(plot.title)}</figcaption></figure>'
-    )
 
 
 def _trust(analysis: Analysis) -> str:
@@ -161,7 +149,5 @@ def render_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>evalharness report: {esc(title)}</title>\n<style>{STYLE}</style>\n"
-        "</head>\n<body>\n"
-        + "\n".join(part for part in body if part)
-        + "\n</body>\n</html>\n"
+        "</head>\n<body>\n" + "\n".join(part for part in body if part) + "\n</body>\n</html>\n"
     )

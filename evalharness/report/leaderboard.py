@@ -26,7 +26,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.analysis.model_leaderboard import Leaderboard, LeaderboardRow
 from evalharness.report.fmt import fmt_est
 from evalharness.report.markup import md_table, md_text
-from evalharness.report.plots import Plot, _figure, _NoData, _to_uri
+from evalharness.report.plots import Plot, _figure, _NoData, _to_uri, figure
 from evalharness.report.style import esc, table
 
 __all__ = [
@@ -180,8 +180,6 @@ def leaderboard_markdown(analysis: Analysis) -> list[str]:
 
 def leaderboard_html(analysis: Analysis, plots: dict[str, Plot]) -> str:
     """The leaderboard section of report.html (empty for two-model runs)."""
-    from evalharness.report.html import figure
-
     board = analysis.leaderboard
     if board is None:
         return ""

@@ -18,6 +18,7 @@ import evalharness.report.content as content
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model import Analysis
 from evalharness.report.fmt import as_estimate
+from evalharness.report.style import esc
 
 COLORS = {"base": "#7f8c8d", "tuned": "#2b6cb0"}
 
@@ -31,6 +32,18 @@ class Plot:
     alt: str
     data_uri: str | None = None
     missing: str | None = None
+
+
+def figure(plot: Plot | None) -> str:
+    """An inline plot with its caption, or a note saying why it is missing."""
+    if plot is None:
+        return ""
+    if plot.data_uri is None:
+        return f'<p class="missing">{esc(plot.title)}: {esc(plot.missing or "not drawn")}.</p>'
+    return (
+        f'<figure><img src="{esc(plot.data_uri)}" alt="{esc(plot.alt)}" '
+        f'data-plot="{esc(plot.name)}"><figcaption>{esc(plot.title)}</figcaption></figure>'
+    )
 
 
 class _NoData(Exception):
