@@ -39,7 +39,9 @@ OPTIONS: dict[str, set[str]] = {
                        "--pairs", "--sample", "--seed", "--probes", "--labeled", "--run-dir",
                        "--overwrite"},
     "report": set(),
-    "compare": {"--config", "--junit", "--allow-different-judge"},
+    "compare": {
+        "--config", "--junit", "--allow-different-judge", "--max-rating-drop", "--new-model",
+    },
     "view": set(),
     "show": set(),
     "export": {"--format", "--out"},
