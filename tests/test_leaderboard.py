@@ -222,3 +222,11 @@ def test_a_model_that_wins_every_battle_is_flagged() -> None:
         list(strengths),
     )
     assert noisy.warnings == []
+
+
+def test_which_runs_get_a_leaderboard() -> None:
+    from evalharness.analysis.run import wants_leaderboard
+
+    assert not wants_leaderboard(["base", "tuned"])  # analysis.json as it always was
+    assert wants_leaderboard(["a", "b"])  # no base-vs-tuned headline to fall back on
+    assert wants_leaderboard(["base", "tuned", "dpo"])

@@ -61,7 +61,7 @@ class Analysis:
     )
     leaderboard: Leaderboard | None = doc(
         "ratings of every model, raw and style-controlled; present only when the run "
-        "compares more than two models (absent otherwise)",
+        "compares more than two models, or two not named base and tuned (absent otherwise)",
         omit_none=True,
     )
     inputs_digest: str | None = doc(

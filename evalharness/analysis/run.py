@@ -262,6 +262,12 @@ def run_models(config: RunConfig, gens: dict[str, dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def wants_leaderboard(models: list[str]) -> bool:
+    """Whether a run's analysis has a leaderboard: more than two models, or two models not
+    named base and tuned (a base-vs-tuned run keeps its analysis as it always was)."""
+    return len(models) > 2 or (len(models) == 2 and set(models) != {"base", "tuned"})
+
+
 def _leaderboard(
     config: RunConfig,
     gens: dict[str, dict[str, Any]],
@@ -271,9 +277,9 @@ def _leaderboard(
     pairs: dict[str, dict[str, tuple[float, float]]],
     rules: Any,
 ) -> Leaderboard | None:
-    """The leaderboard when the run compares more than two models (None otherwise)."""
+    """The leaderboard when :func:`wants_leaderboard` (None otherwise)."""
     models = run_models(config, gens)
-    if len(models) <= 2:
+    if not wants_leaderboard(models):
         return None
     return build_leaderboard(config, models, pair, gens, scores, criteria, pairs, rules)
 
