@@ -129,8 +129,8 @@ def check_run(
     ``setup`` is the judge setup the command resolved (resolved here from ``config`` if None).
     """
     items = check_prompts(config)
-    check_model(config.base, "base", config.allow_hub or None)
-    check_model(config.tuned, "tuned", config.allow_hub or None)
+    for name, spec in config.model_specs().items():  # base and tuned, or the run's models
+        check_model(spec, name, config.allow_hub or None)
     check_judging(config, setup)
     if probes:
         check_probes(config)

@@ -270,7 +270,7 @@ def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
         low_mass=config.low_mass,
         judges_itself=tuple(
             role
-            for role, spec in (("base", config.base), ("tuned", config.tuned))
+            for role, spec in config.model_specs().items()
             if spec == config.judge
         ),
         text_tokens=config.text_mode_tokens,

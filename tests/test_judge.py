@@ -142,7 +142,7 @@ def test_resume_skips_done_records(run):
     path.write_text("".join(lines[:-2]) + lines[-2][:30])  # lose one record, cut another
     assert len(RunStore(run).read(PointwiseRecord)) == before - 2
     clear_loaded()
-    result = judge(run, "--judge", "fake:j")
+    result = judge(run, "--judge", "fake:j", "--no-cache")  # the model itself, not the cache
     calls = [c for b in _LOADED.values() for c in b.calls]
     assert len(calls) == len(CRITERIA)  # only the item with missing criteria is judged again
     assert "0 failed" in result.stdout

@@ -59,10 +59,12 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small, quick run config: one criterion, few bootstrap resamples, batches of two."""
+    """A small, quick run config: one criterion, few bootstrap resamples, batches of two; no
+    result cache (these tests count what the models themselves redo)."""
     path = tmp_path_factory.mktemp("config") / "run.yaml"
     rubric = DATA / "one_criterion_rubric.yaml"
-    path.write_text(f"bootstrap: 40\nbatch_size: 2\nrubric: {rubric}\n", encoding="utf-8")
+    text = f"bootstrap: 40\nbatch_size: 2\nrubric: {rubric}\ncache: false\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
