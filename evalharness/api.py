@@ -53,7 +53,7 @@ def make_config(config: ConfigLike = None, **overrides: Any) -> RunConfig:
             raise ConfigError(f"unknown config key {key!r}{did_you_mean(key, known)}")
     for key in ("device", "dtype"):
         if overrides.get(key) is not None:
-            from evalharness.backends.devices import parse_role_values
+            from evalharness.device_values import parse_role_values
 
             parse_role_values(overrides[key], key)
     return base.with_overrides(**overrides)

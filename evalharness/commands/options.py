@@ -70,7 +70,7 @@ class BatchSize(click.ParamType):  # type: ignore[type-arg]
 
 
 def _check_role_values(ctx: Any, param: Any, value: str | None) -> str | None:
-    from evalharness.backends.devices import parse_role_values
+    from evalharness.device_values import parse_role_values
     from evalharness.errors import ConfigError
 
     if value is not None:
