@@ -12,6 +12,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
+from helpers import invoke
 
 import evalharness.progress
 from evalharness.commands.common import STAGE_KEYS, hub_allowed
@@ -48,12 +49,6 @@ OPTIONS: dict[str, set[str]] = {
 }  # fmt: skip
 """What each command's --help lists (one name per option: the first of its spellings)."""
 FLAG_KEYS = {"--probe-kinds": "probes"}
-
-
-def invoke(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
 
 
 def help_blocks(command: str) -> dict[str, str]:

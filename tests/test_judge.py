@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import invoke
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.commands.main import cli
@@ -21,12 +22,6 @@ from evalharness.runstore import RunStore
 
 LEVELS = ("1", "2", "3", "4", "5")
 CRITERIA = [c.name for c in load_rubric("helpfulness").criteria]
-
-
-def invoke(*args: str, code: int = 0):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
 
 
 @pytest.fixture
