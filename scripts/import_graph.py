@@ -18,7 +18,7 @@ import networkx as nx
 
 # Lowest first. A module may import its own folder and anything on a lower layer only.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "settings", "jsonl", "specs", "records", "config", "secrets", "resources",
+    ("errors", "jsonl", "specs", "records", "config", "secrets", "resources",
      "manifest", "runstore", "progress", "yamlio", "device_values"),
     ("prompts", "prompt_sources", "conversation", "rubrics", "templates", "pairs", "modelstore"),
     ("text",),

@@ -1,6 +1,5 @@
 """Bad input: exit code 2, one line on stderr starting "error:", no traceback, no run directory."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_jsonl
 
 from evalharness.commands.main import cli
 
@@ -15,10 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOOD = [{"id": "a", "prompt": "Hi?"}, {"id": "b", "prompt": "Name a river."}]
 
 
-def write_prompts(path: Path, rows: list) -> Path:
-    lines = [row if isinstance(row, str) else json.dumps(row) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+write_prompts = write_jsonl
 
 
 def run_generate(tmp_path: Path, *args: str, prompts: Path | None = None) -> tuple[str, Path]:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
-from helpers import invoke
+from helpers import invoke, write_jsonl
 
 import evalharness.progress
 from evalharness.commands.common import STAGE_KEYS, hub_allowed
@@ -169,9 +169,8 @@ def test_the_new_spelling_wins_over_the_alias(tmp_path: Path) -> None:
 
 def prompts_file(tmp_path: Path, n: int = 4) -> Path:
     tmp_path.mkdir(exist_ok=True)
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Name river {i}."}) + "\n"
-                            for i in range(n)))  # fmt: skip
+    rows = [{"id": f"p{i}", "prompt": f"Name river {i}."} for i in range(n)]
+    path = write_jsonl(tmp_path / "prompts.jsonl", rows)
     (tmp_path / "fast.yaml").write_text("bootstrap: 50\n")
     return path
 

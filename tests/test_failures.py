@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, write_jsonl
 from stub_openai import StubServer
 
 from evalharness.records import GenerationRecord
@@ -17,9 +17,7 @@ PROMPTS = [
 
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS), encoding="utf-8")
-    return path
+    return write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
 
 
 @pytest.fixture

@@ -4,19 +4,13 @@ import math
 
 import pytest
 import torch
+from helpers import VARIED_PROMPTS
 
 from evalharness.backends import BackendOptions, load_backend
 from evalharness.backends.base import ChoiceRequest, GenerationRequest
 from evalharness.errors import ModelError
 
-PROMPTS = (
-    "Hi",
-    "Tell me the time please",
-    "What is the answer to the question of the river city?",
-    "A or B",
-    "Score the first response because it is clear and honest and correct, or the second one",
-    "Please tell me what number is better: 3 or 5",
-)
+PROMPTS = VARIED_PROMPTS
 DIGITS = ("1", "2", "3", "4", "5")
 
 
