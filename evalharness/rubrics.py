@@ -21,6 +21,7 @@ _CRITERION_KEYS = ("name", "question", "levels")
 _ID_RE = re.compile(r"[a-z0-9_-]+")
 _NAME_RE = re.compile(r"[a-z0-9_]+")
 
+
 @dataclass(frozen=True)
 class Criterion:
     """One criterion of a rubric: a question and a description of each level 1..5."""
