@@ -59,6 +59,21 @@ def invoke(*args: str, code: int = 0) -> Result:
     return result
 
 
+def generate_args(
+    run_dir: Path,
+    prompts: Path,
+    *extra: str,
+    base: str = "fake:b?chat=0",
+    tuned: str = "fake:t?style=long",
+    judge: str = "fake:j",
+) -> list[str]:
+    """``generate`` with scripted models (by default a terse base and a long-winded tuned one)."""
+    return [
+        "generate", "--base", base, "--tuned", tuned, "--judge", judge,
+        "--prompts", str(prompts), "--run-dir", str(run_dir), *extra,
+    ]  # fmt: skip
+
+
 def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     """Write one JSON line per row (a string row is written as it is, for malformed lines)."""
     lines = [row if isinstance(row, str) else json.dumps(row) for row in rows]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from viewrun import EVIL_ID, IMG, PAYLOAD, SCRIPT, Planted, make_run, make_viewed_run
+from viewrun import EVIL_ID, FILTERS, IMG, PAYLOAD, SCRIPT, Planted, make_run, make_viewed_run
 
 from evalharness.commands.main import cli
 from evalharness.view.diff import word_diff
@@ -18,13 +18,6 @@ from evalharness.view.labels import HumanLabel, read_labels
 from evalharness.view.pages import LIST_SIZE, PAGE_SIZE
 
 SMALL = 40
-FILTERS = {
-    "order-flips": "order_flips",
-    "low-mass": "low_mass",
-    "failures": "failures",
-    "probe-flips": "probe_flips",
-    "judge-vs-human": "human_disagrees",
-}
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,7 @@ from helpers import require_chromium, severe_console_errors
 pytestmark = pytest.mark.browser
 require_chromium()
 
-from viewrun import PAYLOAD, Planted, make_viewed_run  # noqa: E402
-
-FILTERS = {
-    "order-flips": "order_flips",
-    "low-mass": "low_mass",
-    "failures": "failures",
-    "probe-flips": "probe_flips",
-    "judge-vs-human": "human_disagrees",
-}
+from viewrun import FILTERS, PAYLOAD, Planted, make_viewed_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")

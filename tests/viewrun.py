@@ -235,3 +235,13 @@ def make_viewed_run(run_dir: Path, n: int) -> Planted:
     planted = make_run(run_dir, n)
     invoke("view", str(run_dir))
     return planted
+
+
+FILTERS = {
+    "order-flips": "order_flips",
+    "low-mass": "low_mass",
+    "failures": "failures",
+    "probe-flips": "probe_flips",
+    "judge-vs-human": "human_disagrees",
+}
+"""view.html's filter anchors and the :class:`Planted` set each should show."""
