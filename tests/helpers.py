@@ -17,6 +17,7 @@ from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.model_probes import Human
 from evalharness.commands.main import cli
+from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -79,6 +80,39 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     lines = [row if isinstance(row, str) else json.dumps(row) for row in rows]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------------ records
+
+
+def generation_record(prompt_id: str, **fields: Any) -> GenerationRecord:
+    """A generation with placeholder values; ``fields`` sets any of them."""
+    values: dict[str, Any] = {
+        "role": "base", "model": "fake:m", "resolved": "fake:m", "prompt": "p",
+        "rendered_prompt": "p", "output": "out", "prompt_tokens": 1, "output_tokens": 1,
+        "finish_reason": "stop", "seconds": 0.0,
+    }  # fmt: skip
+    return GenerationRecord(prompt_id=prompt_id, **{**values, **fields})
+
+
+def pointwise_record(prompt_id: str, **fields: Any) -> PointwiseRecord:
+    """A pointwise judgment without a verdict (no probability mass); ``fields`` sets any value."""
+    values: dict[str, Any] = {
+        "subject": "base", "judge": "fake:j", "rubric": "r@1", "template": "t@1",
+        "criterion": "c", "rendered_prompt": "", "probs": {}, "mass": 0.0, "expected": None,
+        "argmax": None, "low_mass": True, "mode": "logprobs",
+    }  # fmt: skip
+    return PointwiseRecord(prompt_id=prompt_id, **{**values, **fields})
+
+
+def pairwise_record(prompt_id: str, **fields: Any) -> PairwiseRecord:
+    """A pairwise judgment (tuned vs base, order xy) at even odds; ``fields`` sets any value."""
+    values: dict[str, Any] = {
+        "comparison": "c", "x": "tuned", "y": "base", "order": "xy", "judge": "j",
+        "rubric": "r@1", "template": "t@1", "rendered_prompt": "", "probs": {"A": 0.5, "B": 0.5},
+        "mass": 1.0, "p_first": 0.5, "p_x": 0.5, "low_mass": False, "mode": "logprobs",
+    }  # fmt: skip
+    return PairwiseRecord(prompt_id=prompt_id, **{**values, **fields})
 
 
 # ------------------------------------------------------------------ prepared run directories

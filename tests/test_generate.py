@@ -8,11 +8,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import REPO, generate_args, run_cli
+from helpers import REPO, generate_args, pointwise_record, run_cli
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.commands.main import cli
-from evalharness.records import GenerationRecord, PointwiseRecord
+from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
 
 FRAME = "Question: {prompt}\nAnswer:"
@@ -178,25 +178,7 @@ def test_another_config_is_refused_then_overwritten(tmp_path, prompt_file):
     run = tmp_path / "run"
     assert generate(run, prompt_file).exit_code == 0
     store = RunStore(run)
-    store.append(
-        [
-            PointwiseRecord(
-                prompt_id="p1",
-                subject="base",
-                judge="fake:j",
-                rubric="r@1",
-                template="t@1",
-                criterion="c",
-                rendered_prompt="",
-                probs={},
-                mass=0.0,
-                expected=None,
-                argmax=None,
-                low_mass=True,
-                mode="logprobs",
-            )
-        ]
-    )
+    store.append([pointwise_record("p1")])
     before = (run / "generations.jsonl").read_bytes()
     refused = generate(run, prompt_file, tuned="fake:other")
     assert refused.exit_code == 2
