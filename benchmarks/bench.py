@@ -123,7 +123,7 @@ def judge_workload(
 
         def fresh() -> Any:
             # every path pays for the rubric prefix: forget the one kept from the last call
-            judge.backend._root = ((), None)  # type: ignore[attr-defined]
+            judge.backend.prefix.forget()  # type: ignore[attr-defined]
             return run(judge)
 
         records, seconds = _timed(fresh, times)
