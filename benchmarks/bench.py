@@ -274,6 +274,10 @@ def print_table(figures: dict[str, Any]) -> None:
         if "int8_same_text_as_fp32" in compare:
             print(f"  int8 texts = fp32 texts at the same batch: "
                   f"{compare['int8_same_text_as_fp32']} of {compare['prompts']}")  # fmt: skip
+        for row in compare.get("int8_kernels", []):
+            print(f"  Linear {row['shape']} batch {row['batch']:>2}: fp32 {row['fp32_us']} us, "
+                  f"weight-only int8 {row['weight_only_int8_us']} us, dynamic int8 "
+                  f"{row['dynamic_int8_us']} us")  # fmt: skip
         if compare.get("int8_judge_scores"):
             print(f"  judge scores, fp32 texts (a) vs int8 texts (b): "
                   f"{compare['int8_judge_scores']}")  # fmt: skip

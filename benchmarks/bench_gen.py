@@ -183,6 +183,7 @@ def generation_compare(
     llama: bool = True,
     judge_spec: str | None = None,
     judge_sample: int = 8,
+    kernel_repeats: int = 20,
 ) -> dict[str, Any]:
     """The previous generation path beside each candidate, in one process, same prompts.
 
@@ -191,7 +192,9 @@ def generation_compare(
     compiled forward at the largest batch (the first run, compilation included, is reported
     apart); with ``int8`` the opt-in int8 quantization at the largest batch, its texts compared
     with fp32's at that batch and (``judge_spec``) judged beside them on ``judge_sample``
-    prompts. llama.cpp single stream on the same GGUF runs before and after (mean reported).
+    prompts, and one Linear layer timed in fp32, weight-only int8 and dynamic int8
+    (:func:`int8_kernels`). llama.cpp single stream on the same GGUF runs before and after
+    (mean reported).
     """
     prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
     out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
@@ -255,4 +258,52 @@ def generation_compare(
         for row in rows.values():
             row["vs_llama_cpp"] = round(row["tok_per_s"] / out["llama_cpp_tok_per_s"], 2)
     out["rows"] = rows
+    if int8:
+        out["int8_kernels"] = int8_kernels(repeats=kernel_repeats)
     return out
+
+
+def int8_kernels(
+    shapes: tuple[tuple[int, int], ...] = ((576, 1536), (576, 49152)),
+    batches: tuple[int, ...] = (1, 16),
+    repeats: int = 20,
+) -> list[dict[str, Any]]:
+    """One Linear layer of SmolLM2's shapes (in, out): fp32 vs weight-only int8
+    (``torch._weight_int8pack_mm``, per-channel scales) vs dynamic int8 (``quantize_dynamic``,
+    what ``--quantize int8`` uses), microseconds per call, interleaved."""
+    import statistics
+    from functools import partial
+
+    import torch
+
+    from evalharness.backends.hf_load import quantize_int8
+
+    rows = []
+    torch.manual_seed(0)
+    for fan_in, fan_out in shapes:
+        layer = torch.nn.Linear(fan_in, fan_out, bias=False)
+        weight = layer.weight.detach()
+        scales = weight.abs().amax(1) / 127
+        packed = torch.round(weight / scales[:, None]).clamp(-128, 127).to(torch.int8)
+        dynamic = quantize_int8(torch.nn.Sequential(layer))
+        for batch in batches:
+            x = torch.randn(batch, fan_in)
+            paths = {
+                "fp32": partial(layer, x),
+                "weight_only_int8": partial(torch._weight_int8pack_mm, x, packed, scales),
+                "dynamic_int8": partial(dynamic, x),
+            }
+            times: dict[str, list[float]] = {name: [] for name in paths}
+            with torch.inference_mode():
+                for fn in paths.values():
+                    fn()
+                for _ in range(repeats):
+                    for name, fn in paths.items():
+                        started = time.perf_counter()
+                        fn()
+                        times[name].append(time.perf_counter() - started)
+            row: dict[str, Any] = {"shape": f"{fan_in}x{fan_out}", "batch": batch}
+            for name, values in times.items():
+                row[f"{name}_us"] = round(statistics.median(values) * 1e6)
+            rows.append(row)
+    return rows

@@ -68,7 +68,14 @@ def test_e2e_old_vs_new_runs_both_paths_and_restores_the_backend(bench, tiny_cha
 def test_generation_compare_puts_the_previous_path_beside_the_candidates(bench, tiny_chat_dir):
     spec = f"hf:{tiny_chat_dir}"
     figures = bench.generation_compare(
-        spec, n=3, new_tokens=6, batches=(2, 3), llama=False, judge_spec=spec, judge_sample=2
+        spec,
+        n=3,
+        new_tokens=6,
+        batches=(2, 3),
+        llama=False,
+        judge_spec=spec,
+        judge_sample=2,
+        kernel_repeats=1,
     )
     rows = figures["rows"]
     assert set(rows) == {"old", "batch_2", "batch_3", "int8_batch_3"}
@@ -81,3 +88,11 @@ def test_generation_compare_puts_the_previous_path_beside_the_candidates(bench, 
     assert scores["mean_abs_diff"] >= abs(scores["mean_diff"])
     if scores["different_texts"] == 0:  # the same texts get the same scores
         assert scores["max_abs_diff"] == 0
+    kernels = figures["int8_kernels"]
+    assert {(row["shape"], row["batch"]) for row in kernels} == {
+        ("576x1536", 1),
+        ("576x1536", 16),
+        ("576x49152", 1),
+        ("576x49152", 16),
+    }
+    assert all(row[f"{path}_us"] > 0 for row in kernels for path in ("fp32", "dynamic_int8"))

@@ -353,3 +353,15 @@ def test_a_judge_prompt_longer_than_the_context_is_skipped_with_a_reason(chat_ba
     assert results[0].error is None and results[0].mass > 0
     assert results[1].probs == {} and results[1].error.startswith("skipped: the judge prompt")
     assert "context of 8192 tokens" in results[1].error
+
+
+def test_int8_quantizes_generation_only():
+    from evalharness.config import RunConfig
+    from evalharness.stages.generate import backend_options
+
+    config = RunConfig(quantize="int8")
+    assert backend_options(config, "base").quantize == "int8"
+    assert backend_options(config, "tuned").quantize == "int8"
+    assert backend_options(config, "judge").quantize is None
+    assert backend_options(config, "rewriter").quantize is None
+    assert backend_options(RunConfig(), "tuned").quantize == "none"

@@ -95,8 +95,9 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--quantize",
             type=click.Choice(["none", "int8"]),
-            help="Local models: int8 dynamic quantization of Linear layers (opt-in; "
-            "faster, small accuracy cost: see README) [default: none].",
+            help="Local base and tuned models: int8 dynamic quantization of Linear layers "
+            "for generation (opt-in; faster, small accuracy cost: see README; the judge "
+            "stays unquantized) [default: none].",
         ),
         click.option("--rubric", help="Rubric name or YAML file [default: helpfulness]."),
         click.option(
