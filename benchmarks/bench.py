@@ -323,6 +323,7 @@ def main() -> None:
         "--compile", action="store_true", help="with --gen-compare: static cache + torch.compile"
     )
     parser.add_argument("--judge-sample", type=int, default=8, help="with --gen-compare")
+    parser.add_argument("--llama-n", type=int, help="with --gen-compare: llama.cpp prompts")
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument(
@@ -355,6 +356,7 @@ def main() -> None:
             compile_static=args.compile,
             judge_spec=args.judge,
             judge_sample=args.judge_sample,
+            llama_prompts=args.llama_n,
         )
     if not args.skip_judge:
         figures["judge"] = judge_workload(args.judge, args.n, args.repeats)

@@ -8,6 +8,7 @@ and to llama.cpp, and how many greedy texts equal the previous path's.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -130,6 +131,11 @@ def _requests(backend: Any, prompts: list[Any], new_tokens: int) -> list[Generat
     ]
 
 
+def _say(label: str, row: dict[str, Any]) -> None:
+    """A progress line as each path finishes (a long run killed early keeps what it printed)."""
+    print(f"[gen-compare] {label}: {row}", file=sys.stderr, flush=True)
+
+
 def _timed_generate(
     backend: Any, requests: list[GenerationRequest]
 ) -> tuple[list[str], dict[str, Any]]:
@@ -184,6 +190,7 @@ def generation_compare(
     judge_spec: str | None = None,
     judge_sample: int = 8,
     kernel_repeats: int = 20,
+    llama_prompts: int | None = None,
 ) -> dict[str, Any]:
     """The previous generation path beside each candidate, in one process, same prompts.
 
@@ -194,13 +201,15 @@ def generation_compare(
     with fp32's at that batch and (``judge_spec``) judged beside them on ``judge_sample``
     prompts, and one Linear layer timed in fp32, weight-only int8 and dynamic int8
     (:func:`int8_kernels`). llama.cpp single stream on the same GGUF runs before and after
-    (mean reported).
+    (mean reported), on the first ``llama_prompts`` prompts (default all).
     """
     prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
     out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
     llama_rates = []
-    if llama and (first := llama_cpp_workload(n, new_tokens)):
+    llama_n = llama_prompts or n
+    if llama and (first := llama_cpp_workload(llama_n, new_tokens)):
         llama_rates.append(first["tok_per_s"])
+        _say("llama.cpp single stream (before)", first)
     clear_loaded()
     backend: Any = load_backend(spec, BackendOptions())
     requests = _requests(backend, prompts, new_tokens)
@@ -208,11 +217,13 @@ def generation_compare(
     rows: dict[str, dict[str, Any]] = {}
     old_texts, rows["old"] = _timed_generate(backend, requests)
     rows["old"]["path"] = f"generate(), batch {backend.batch_size}, fp32"
+    _say("old", rows["old"])
     texts: dict[str, list[str]] = {"old": old_texts}
     for batch in batches:
         backend.batch_size = batch
         texts[f"batch_{batch}"], rows[f"batch_{batch}"] = _timed_generate(backend, requests)
         rows[f"batch_{batch}"]["path"] = f"generate(), batch {batch}, fp32"
+        _say(f"batch_{batch}", rows[f"batch_{batch}"])
     top = max(batches)
     if compile_static:
         from transformers import CompileConfig
@@ -229,6 +240,7 @@ def generation_compare(
         texts[key], rows[key] = _timed_generate(backend, requests)
         rows[key]["path"] = f"static cache + torch.compile, batch {top}, fp32"
         rows[key]["first_run_seconds"] = round(first_seconds, 1)
+        _say(key, rows[key])
         config.cache_implementation, config.compile_config = None, None
     clear_loaded()
     if int8:
@@ -237,6 +249,7 @@ def generation_compare(
         key = f"int8_batch_{top}"
         texts[key], rows[key] = _timed_generate(backend, requests)
         rows[key]["path"] = f"generate(), batch {top}, int8 (opt-in)"
+        _say(key, rows[key])
         fp32 = texts[f"batch_{top}"]
         out["int8_same_text_as_fp32"] = sum(a == b for a, b in zip(texts[key], fp32, strict=True))
         clear_loaded()
@@ -246,8 +259,9 @@ def generation_compare(
                 judge_spec, prompts[:k], fp32[:k], texts[key][:k]
             )
             clear_loaded()
-    if llama and (last := llama_cpp_workload(n, new_tokens)):
+    if llama and (last := llama_cpp_workload(llama_n, new_tokens)):
         llama_rates.append(last["tok_per_s"])
+        _say("llama.cpp single stream (after)", last)
     base = rows["old"]["tok_per_s"]
     for key, row in rows.items():
         row["vs_old"] = round(row["tok_per_s"] / base, 2)
