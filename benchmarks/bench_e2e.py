@@ -79,7 +79,7 @@ def e2e_old_vs_new(
             finally:
                 HFBackend.__init__ = init  # type: ignore[method-assign]
                 clear_loaded()
-            cost = result.analysis.get("cost", {})
+            cost = result.analysis.to_json()["cost"]
             out[label] = {
                 "seconds": round(seconds, 1),
                 "settings": settings,

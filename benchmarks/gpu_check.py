@@ -128,7 +128,7 @@ def run_pipeline(model: str, device: str, dtype: str, sample: int) -> dict[str, 
         store = RunStore(Path(tmp) / "run")
         with store.claim():
             analysis = run_all(store, config, overwrite=False, bias=True)
-    return {"seconds": round(time.perf_counter() - started, 1), "n": analysis["headline"]["n"]}
+    return {"seconds": round(time.perf_counter() - started, 1), "n": analysis.headline.n}
 
 
 def main() -> int:

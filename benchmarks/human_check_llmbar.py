@@ -98,13 +98,14 @@ def main() -> None:
     _, config = run_dir_from_manifest(str(out), {})
     analysis = write_analysis(store, config)
     write_reports(store, analysis)
-    human = analysis["human"]
+    human = analysis.human
+    assert human is not None, "the labels were imported above"
     print(f"run directory: {out}")
-    print(f"truth from all {analysis['run']['prompts']} labels: {truth:.0%} prefer output_1")
-    ppi = fmt_est(human["ppi_win_rate"], "pct")
-    print(f"prediction-powered ({human['n_labels']} labels): {ppi}")
-    print(f"labels only: {fmt_est(human['human_win_rate'], 'pct')}")
-    print(f"judge only: {fmt_est(human['judge_win_rate'], 'pct')}")
+    print(f"truth from all {analysis.run.prompts} labels: {truth:.0%} prefer output_1")
+    ppi = fmt_est(human.ppi_win_rate, "pct")
+    print(f"prediction-powered ({human.n_labels} labels): {ppi}")
+    print(f"labels only: {fmt_est(human.human_win_rate, 'pct')}")
+    print(f"judge only: {fmt_est(human.judge_win_rate, 'pct')}")
     print(f"report: {store.path('report.md')} (section 'Human check')")
 
 

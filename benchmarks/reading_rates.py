@@ -25,6 +25,12 @@ stats = importlib.import_module("evalharness.analysis.stats")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 P = 40
 BOOT = 200
+_SETTINGS = importlib.util.find_spec("evalharness.analysis.settings")
+BOOT_KW: dict[str, Any] = (  # the statistics take one settings object where it exists
+    {"settings": importlib.import_module(_SETTINGS.name).StatsSettings(n_resamples=BOOT)}
+    if _SETTINGS is not None
+    else {"n_resamples": BOOT}
+)
 Trial = Callable[[np.random.Generator], bool]
 
 
@@ -48,11 +54,11 @@ def lbr(p_x: float | None, hard: bool) -> Trial:
         shape = (2 * P, 2)
         p = judge(rng, unbiased(rng, shape) if p_x is None else np.full(shape, p_x), hard)
         if not NEW:
-            return bool(bias.preference_rate(p[:, 0], p[:, 1], n_resamples=BOOT).excludes(0.0))
+            return bool(bias.preference_rate(p[:, 0], p[:, 1], **BOOT_KW).excludes(0.0))
         from evalharness.analysis.readings import bias_warning
 
         clusters = [i // 2 for i in range(2 * P)]
-        est = bias.preference_rate(p[:, 0], p[:, 1], n_resamples=BOOT, clusters=clusters)
+        est = bias.preference_rate(p[:, 0], p[:, 1], **BOOT_KW, clusters=clusters)
         return bias_warning("lbr", est.to_dict()) is not None
 
     return run
@@ -67,7 +73,7 @@ def position(kind: str, p: float = 0.5, hard: bool = False) -> Trial:
         else:  # a slot fixed per prompt
             slot = np.where(rng.random(P) < 0.5, p, 1 - p)
             p1, p2 = judge(rng, np.stack([slot, slot]), hard)
-        found = bias.position_stats(p1, p2, n_resamples=BOOT)
+        found = bias.position_stats(p1, p2, **BOOT_KW)
         if not NEW:
             return bool(found.consistency.value < 0.6)
         from evalharness.analysis.readings import position_warning
@@ -94,7 +100,7 @@ def controlled(p: float | None, hard: bool = False, world: str = "mixed") -> Tri
             win = np.where(d > 0, p, np.where(d < 0, 1 - p, 0.5))
             p_x = np.where(d == 0, unbiased(rng, (2, P)), np.stack([win, win]))
         y = judge(rng, p_x, hard).mean(axis=0)
-        res = stats.controlled_win_rate(y, base + d, base, *conf, n_resamples=BOOT)
+        res = stats.controlled_win_rate(y, base + d, base, *conf, **BOOT_KW)
         return any("differs from" in w for w in res.warnings)
 
     return run
@@ -116,8 +122,7 @@ def exploit(planted: float | None) -> Trial:
         )
         for k in kinds:
             shifts = {
-                c: bias.score_shift(np.zeros(2 * P), tests[(k, c)], n_resamples=BOOT)
-                for c in criteria
+                c: bias.score_shift(np.zeros(2 * P), tests[(k, c)], **BOOT_KW) for c in criteria
             }
             if NEW:
                 found = bias.exploitability(shifts, {c: family[(k, c)] for c in criteria})

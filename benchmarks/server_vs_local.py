@@ -13,7 +13,7 @@ the Q4_1 GGUF's quantized kernels, transformers with the same weights dequantize
    otherwise).
 2. Judge choice probabilities: pairwise and pointwise judge prompts rendered once with the
    local chat template and sent as the exact same text to both backends (the server through
-   ``/completions``, with ``repeat_penalty: 1.0`` and ``text_mode`` left unset);
+   ``/completions``, with ``repeat_penalty: 1.0``);
    ``pointwise_space`` repeats the pointwise prompts ending in ``"Score: "``. Two more columns
    read the *local* next-token distribution the way the server backend reads a server's
    answer (the top-20 first tokens, plus the top 20 after each likely bare space token), on
@@ -56,8 +56,8 @@ from evalharness.backends.base import (  # noqa: E402
 )
 from evalharness.backends.hf import HFBackend  # noqa: E402
 from evalharness.backends.http_client import Reply  # noqa: E402
-from evalharness.backends.openai_compat import (  # noqa: E402
-    OpenAICompatBackend,
+from evalharness.backends.openai_compat import OpenAICompatBackend  # noqa: E402
+from evalharness.backends.openai_protocol import (  # noqa: E402
     add_followed,
     match_choices,
     space_tokens,
@@ -547,8 +547,8 @@ def run(n: int, max_new_tokens: int, threads: int) -> dict[str, Any]:
             out["generation"][name] = {"summary": summarize_generations(rows), "rows": rows}
 
         judged = judge_requests(hf, prompts, [g.text for g in local_gen])
-        # text_mode left unset: an answer without a first token (end-of-sequence) must stay
-        # that item's error and never switch the backend to text mode.
+        # An answer without a first token (end-of-sequence) must stay that item's error: it
+        # is not a response without logprobs, which a judge would read as text.
         completions = OpenAICompatBackend(
             parse_spec(f"openai:{ALIAS}@{server.url}?chat=0"),
             api_key_env=None,

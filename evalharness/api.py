@@ -9,7 +9,6 @@ command line), and ``validate`` measures a judge against labeled pairs. See docs
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -18,6 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from evalharness.analysis.model import Analysis
+from evalharness.analysis.model_parts import AdjustedRate
 from evalharness.analysis.stats import Estimate, outcome
 from evalharness.backends import load_backend
 from evalharness.backends.base import Backend
@@ -25,9 +26,9 @@ from evalharness.config import RunConfig, load_config
 from evalharness.errors import ConfigError, did_you_mean
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.templates import load_template
+from evalharness.templates import load_judge_setup
+from evalharness.view.site import saved_config
 
 ConfigLike = RunConfig | Mapping[str, Any] | str | Path | None
 """A RunConfig, a mapping of config keys (docs/config.md), a YAML file, or None (defaults)."""
@@ -96,19 +97,6 @@ def run(
     return Run(store.dir)
 
 
-def _estimate(data: Mapping[str, Any] | None) -> Estimate | None:
-    if not data:
-        return None
-    nan = math.nan
-    return Estimate(
-        value=nan if data.get("value") is None else float(data["value"]),
-        low=nan if data.get("low") is None else float(data["low"]),
-        high=nan if data.get("high") is None else float(data["high"]),
-        n=int(data.get("n") or 0),
-        note=str(data.get("note") or ""),
-    )
-
-
 @dataclass(frozen=True)
 class Run:
     """A run directory: its manifest, config, analysis and records."""
@@ -136,54 +124,49 @@ class Run:
     @property
     def config(self) -> RunConfig:
         """The config the run was made with."""
-        saved = self.manifest.get("config", {})
-        known = {f.name for f in fields(RunConfig)}
-        return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+        return saved_config(self.store)
 
     @property
-    def analysis(self) -> dict[str, Any]:
-        """analysis.json as a dict (docs/analysis.md); ConfigError if not analyzed yet."""
+    def analysis(self) -> Analysis:
+        """The run's typed analysis (docs/analysis-schema.md); ConfigError if not analyzed yet."""
         path = self.store.path("analysis.json")
         if not path.is_file():
             raise ConfigError(f"{self.path}: no analysis.json: run `evalharness analyze`")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return Analysis.read(path)
 
     def estimate(self, *keys: str) -> Estimate | None:
-        """A number of the analysis with its interval, by its keys:
+        """A number of the analysis with its interval, by its JSON keys:
         ``run.estimate("headline", "win_rate")``; None where the analysis has none."""
-        node: Any = self.analysis
-        for key in keys:
-            if not isinstance(node, Mapping) or key not in node:
-                raise KeyError(f"analysis has no {'.'.join(keys)}")
-            node = node[key]
-        return _estimate(node)
+        found = self.analysis.lookup(*keys)
+        return found.rate if isinstance(found, AdjustedRate) else found
 
     @property
     def win_rate(self) -> Estimate | None:
         """Tuned-vs-base win rate (ties count half) with its bootstrap 95% CI."""
-        return self.estimate("headline", "win_rate")
+        return self.analysis.headline.win_rate
 
     @property
     def length_controlled_win_rate(self) -> Estimate | None:
         """The win rate with the judge's length preference regressed out."""
-        controlled = self.analysis["headline"].get("controlled") or {}
-        return _estimate(controlled.get("length_controlled"))
+        controlled = self.analysis.headline.controlled
+        return controlled.length_controlled.rate if controlled else None
 
     @property
     def length_bias(self) -> Estimate | None:
         """LBR: P(padded preferred) - P(original preferred); None without bias probes."""
-        return _estimate((self.analysis.get("bias") or {}).get("lbr"))
+        bias = self.analysis.bias
+        return bias.lbr if bias else None
 
     @property
     def confidence_bias(self) -> Estimate | None:
         """CBR: P(assertive preferred) - P(hedged preferred); None without bias probes."""
-        return _estimate((self.analysis.get("bias") or {}).get("cbr"))
+        bias = self.analysis.bias
+        return bias.cbr if bias else None
 
     @property
     def warnings(self) -> list[str]:
         """The analysis's warnings about the judge and the data."""
-        return list(self.analysis.get("warnings", []))
+        return list(self.analysis.warnings)
 
     def generations(self) -> list[GenerationRecord]:
         """generations.jsonl records."""
@@ -224,7 +207,7 @@ def load_judge(
     exactly as a run with that config would, so the loaded model is shared with runs in the
     same process.
     """
-    from evalharness.stages.generate import backend_options
+    from evalharness.stages.common import backend_options
 
     if isinstance(judge, Judge):
         if rubric in (judge.rubric.id, judge.rubric.path):
@@ -233,14 +216,15 @@ def load_judge(
     if not isinstance(judge, Backend):
         judge = load_backend(judge, backend_options(make_config(None, judge=judge, **config)))
     backend = judge
-    return Judge(
-        backend,
-        load_rubric(rubric),
-        load_template(pointwise_template),
-        load_template(pairwise_template),
+    setup = load_judge_setup(
+        backend.info.spec,
+        rubric,
+        pointwise_template,
+        pairwise_template,
         mode=mode,
         low_mass=low_mass,
     )
+    return Judge.from_setup(backend, setup)
 
 
 def _fields(item: Any, names: Sequence[str], aliases: Mapping[str, str], what: str) -> list[str]:

@@ -39,6 +39,7 @@ class RunConfig:
     pointwise_template: str = "pointwise"
     pairwise_template: str = "pairwise"
     judge_mode: str = "logprobs"  # "logprobs" | "text"
+    text_mode_tokens: int = 24  # tokens a judge writes when its verdict is read as text
     reference_guided: bool = False  # show the judge the prompt set's reference answers
     tie_band: float = 0.1
     low_mass: float = 0.5
@@ -102,6 +103,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "batch_size": (1, None, False),
     "tie_band": (0, 0.5, False),
     "low_mass": (0, 1, False),
+    "text_mode_tokens": (1, None, False),
     "bootstrap": (1, None, False),
     "concurrency": (1, None, False),
     "max_retries": (1, None, False),

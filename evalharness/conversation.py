@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalharness.backends.base import Message
 from evalharness.prompts import PromptItem
-from evalharness.records import GenerationRecord
+from evalharness.records import GenerationRecord, Message
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,16 @@ def cache_dir() -> Path:
     return Path(base) / "evalharness"
 
 
-def hub_allowed() -> bool:
-    """Whether downloads from a model hub are allowed (off unless the user asks)."""
-    return os.environ.get(HUB_ENV, "").lower() in ("1", "true", "yes")
+def hub_switch(environ: Mapping[str, str]) -> bool:
+    """Whether the user's environment turns hub downloads on (``EVALHARNESS_ALLOW_HUB``): for
+    the command edge, which folds it into the run's ``allow_hub``."""
+    return environ.get(HUB_ENV, "").lower() in ("1", "true", "yes")
+
+
+def hub_allowed(allow_hub: bool | None = None) -> bool:
+    """Whether downloads from a model hub are allowed (off unless the user asks):
+    ``allow_hub`` when given, else the environment's switch (:func:`hub_switch`)."""
+    return hub_switch(os.environ) if allow_hub is None else allow_hub
 
 
 def file_sha256(path: Path) -> str:
@@ -156,8 +164,11 @@ def _load_gguf(gguf: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def checkpoint_dir(spec: ModelSpec) -> tuple[str, str, bool]:
-    """Where transformers should load ``spec`` from: (path or hub id, resolved id, local)."""
+def checkpoint_dir(spec: ModelSpec, allow_hub: bool | None = None) -> tuple[str, str, bool]:
+    """Where transformers should load ``spec`` from: (path or hub id, resolved id, local).
+
+    A hub id is allowed when ``allow_hub`` is true (None: the environment's switch).
+    """
     gguf = gguf_path(spec)
     if gguf is not None:
         folder, sha = converted_dir(gguf)
@@ -171,7 +182,7 @@ def checkpoint_dir(spec: ModelSpec) -> tuple[str, str, bool]:
         return str(local), f"dir:{local.resolve()}", True
     if local.exists() or spec.target.startswith((".", "/", "~")):
         raise ModelError(f"checkpoint directory not found: {spec.target}")
-    if not hub_allowed():
+    if not hub_allowed(allow_hub):
         raise ModelError(
             f"{spec.target!r} is not a local directory and hub downloads are off: pass "
             f"--allow-hub or set {HUB_ENV}=1 to download it"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError
-from evalharness.prompts import read_jsonl_objects
-from evalharness.resources import resolve, shipped_dir, shipped_names
+from evalharness.jsonl import read_objects
+from evalharness.resources import read_text, resolve, shipped_dir, shipped_names
 
 PAIRS_DIR: Path = shipped_dir("pairs")
 
@@ -86,14 +86,9 @@ def _pair(obj: Any, where: str, default_id: str) -> LabeledPair:
 
 def _rows(path: Path) -> list[tuple[str, Any]]:
     """Return (location, row) for a JSON-array or JSONL file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: pairs file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read pairs file: {exc}") from None
+    text = read_text(path, "pairs file")
     if not text.lstrip().startswith("["):
-        return [(f"{path}:{line}", obj) for line, obj in read_jsonl_objects(path, "pairs file")]
+        return [(f"{path}:{line}", obj) for line, obj in read_objects(path, "pairs file")]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -12,8 +12,10 @@ from pathlib import Path
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError, ModelError
 from evalharness.progress import console
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
+from evalharness.prompts import PromptItem
 from evalharness.specs import ModelSpec, parse_spec
+from evalharness.templates import JudgeSetup
 
 LARGE_INPUT_CHARS = 100_000
 """A prompt or rubric longer than this gets a warning: every judgment repeats it."""
@@ -74,14 +76,15 @@ def check_prompts(config: RunConfig) -> list[PromptItem]:
     return items
 
 
-def check_judging(config: RunConfig) -> None:
-    """Judge spec, rubric and templates: loadable and fitting each other."""
+def check_judging(config: RunConfig, setup: JudgeSetup | None = None) -> JudgeSetup:
+    """Judge spec, rubric and templates: loadable and fitting each other; returns the judge
+    setup (resolved from ``config`` unless given)."""
     from evalharness.judge.engine import PAIRWISE_VARS, POINTWISE_VARS
-    from evalharness.rubrics import load_rubric
-    from evalharness.templates import check_template, load_template
+    from evalharness.templates import check_template, resolve_judge_setup
 
     check_model(config.judge, "judge")
-    rubric = load_rubric(config.rubric)
+    setup = setup or resolve_judge_setup(config)
+    rubric = setup.rubric
     size = len(rubric.criteria_block()) + len(rubric.description)
     if size > LARGE_INPUT_CHARS:
         console.print(
@@ -89,8 +92,7 @@ def check_judging(config: RunConfig) -> None:
             "it is sent with every pointwise judgment",
             highlight=False,
         )
-    pointwise = load_template(config.pointwise_template)
-    pairwise = load_template(config.pairwise_template)
+    pointwise, pairwise = setup.pointwise, setup.pairwise
     check_template(pointwise, POINTWISE_VARS)
     check_template(pairwise, PAIRWISE_VARS)
     if len(pairwise.choices) != 2:
@@ -100,6 +102,7 @@ def check_judging(config: RunConfig) -> None:
         )
     if len(pointwise.choices) < 2:
         raise ConfigError(f"{pointwise.path}: a pointwise template needs at least 2 choices")
+    return setup
 
 
 def check_probes(config: RunConfig) -> None:
@@ -115,12 +118,17 @@ def check_probes(config: RunConfig) -> None:
         check_model(config.rewriter, "rewriter")
 
 
-def check_run(config: RunConfig, *, probes: bool = True) -> list[PromptItem]:
-    """Everything `run` and `generate` need; returns the prompt set (before sampling)."""
+def check_run(
+    config: RunConfig, *, probes: bool = True, setup: JudgeSetup | None = None
+) -> list[PromptItem]:
+    """Everything `run` and `generate` need; returns the prompt set (before sampling).
+
+    ``setup`` is the judge setup the command resolved (resolved here from ``config`` if None).
+    """
     items = check_prompts(config)
     check_model(config.base, "base")
     check_model(config.tuned, "tuned")
-    check_judging(config)
+    check_judging(config, setup)
     if probes:
         check_probes(config)
     return items

@@ -1,6 +1,7 @@
 """Prompt sets from tables: CSV, Parquet, saved ``datasets`` folders and hub datasets.
 
-Sources (``--prompts``):
+:func:`load_prompt_set` reads any source: a shipped prompt set or a JSONL prompt-set file
+(:mod:`evalharness.prompts`), or one of these (``--prompts``):
 
 * ``FILE.csv`` (a header row), ``FILE.parquet`` (read with pyarrow);
 * a folder written by ``datasets``' ``save_to_disk`` (one split; for a ``DatasetDict`` with
@@ -25,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError, did_you_mean
-from evalharness.prompts import PromptItem, make_item, read_jsonl_objects
+from evalharness.jsonl import read_objects
+from evalharness.prompts import (
+    PromptItem,
+    load_prompts,
+    make_item,
+    prompt_set_names,
+    resolve_prompt_set,
+)
 
 PROMPT_COLUMNS = ("prompt", "instruction", "question", "input", "turns", "messages")
 ID_COLUMNS = ("id", "question_id")
@@ -41,14 +49,23 @@ def is_external(source: str, prompt_field: str | None) -> bool:
     JSONL prompt set."""
     if source.startswith("hf:"):
         return True
-    from evalharness.prompts import prompt_set_names
-
     if source in prompt_set_names():  # a shipped name wins over a folder of that name
         return False
     path = Path(source)
     if path.suffix.lower() in TABLE_SUFFIXES or path.is_dir():
         return True
     return prompt_field is not None and path.suffix.lower() == ".jsonl"
+
+
+def load_prompt_set(source: str, prompt_field: str | None = None) -> list[PromptItem]:
+    """Load a prompt set from any source: a shipped name, a JSONL, CSV or Parquet file, a
+    saved ``datasets`` folder, or ``hf:NAME[:CONFIG]:SPLIT``.
+
+    A JSONL file follows the prompt-set schema unless ``prompt_field`` names its prompt column.
+    """
+    if is_external(source, prompt_field):
+        return load(source, prompt_field)
+    return load_prompts(resolve_prompt_set(source))
 
 
 def load(source: str, prompt_field: str | None = None) -> list[PromptItem]:
@@ -134,7 +151,7 @@ def _rows(source: str) -> tuple[Iterable[Row], str]:
         return _csv_rows(path), path.stem
     if suffix in (".parquet", ".pq"):
         return _parquet_rows(path), path.stem
-    rows = [(f"{path}:{line}", obj) for line, obj in read_jsonl_objects(path, "prompt set")]
+    rows = [(f"{path}:{line}", obj) for line, obj in read_objects(path, "prompt set")]
     return rows, path.stem
 
 

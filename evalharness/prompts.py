@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError
+from evalharness.jsonl import read_objects
 from evalharness.resources import resolve, shipped_dir, shipped_names
 
 PROMPTS_DIR: Path = shipped_dir("prompts")
@@ -43,52 +43,6 @@ class PromptItem:
         if self.references:
             return self.references[turn - 1] if turn <= len(self.references) else None
         return self.reference if turn == 1 else None
-
-
-def _has_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a lone surrogate (a ``\\ud800`` escape)."""
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
-
-
-def read_jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:
-    """Read a JSONL file into (1-based line number, object) pairs, skipping blank lines.
-
-    ``what`` names the kind of file in error messages ("prompt set", "pairs file").
-    Raises ConfigError naming the file and line for a missing file, invalid JSON, a row
-    that is not a JSON object, or a file without any rows.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    # "\n" only: U+2028, U+2029 and U+0085 are text inside a row, not line breaks
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        if _has_surrogate(obj):
-            raise ConfigError(
-                f"{path}:{lineno}: text holds a lone surrogate escape (not a valid character)"
-            )
-        rows.append((lineno, obj))
-    if not rows:
-        raise ConfigError(f"{path}: empty {what} (no rows)")
-    return rows
 
 
 def conversation(value: Any, where: str) -> tuple[tuple[str, ...], str | None]:
@@ -204,7 +158,7 @@ def load_prompts(path: str | Path) -> list[PromptItem]:
     """Load and validate a JSONL prompt set; raises ConfigError naming file and line."""
     items: list[PromptItem] = []
     first_line: dict[str, int] = {}
-    for lineno, obj in read_jsonl_objects(path, "prompt set"):
+    for lineno, obj in read_objects(path, "prompt set"):
         where = f"{path}:{lineno}"
         item = _prompt_item(obj, where)
         if item.id in first_line:
@@ -219,19 +173,6 @@ def load_prompts(path: str | Path) -> list[PromptItem]:
 def prompt_set_names() -> list[str]:
     """Return the names of the shipped prompt sets."""
     return shipped_names("prompts")
-
-
-def load_prompt_set(source: str, prompt_field: str | None = None) -> list[PromptItem]:
-    """Load a prompt set from any source: a shipped name, a JSONL, CSV or Parquet file, a
-    saved ``datasets`` folder, or ``hf:NAME[:CONFIG]:SPLIT`` (see prompt_sources).
-
-    A JSONL file follows the prompt-set schema unless ``prompt_field`` names its prompt column.
-    """
-    from evalharness import prompt_sources
-
-    if prompt_sources.is_external(source, prompt_field):
-        return prompt_sources.load(source, prompt_field)
-    return load_prompts(resolve_prompt_set(source))
 
 
 def resolve_prompt_set(name_or_path: str) -> Path:

@@ -12,11 +12,52 @@ from typing import Any, ClassVar, TypeVar
 
 SCHEMA_VERSION = 1
 
+Message = dict[str, str]
+"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+
 R = TypeVar("R", bound="Record")
 
 
 # The comparison name of the main pairwise judgments (tuned vs base, both orders).
 MAIN_COMPARISON = "tuned_vs_base"
+# The comparison name of labeled pairs judged by `judge-validate` (X = output_1).
+VALIDATE_COMPARISON = "validate"
+# The probe comparison of an assertive variant against a hedged one.
+CONFIDENCE_COMPARISON = "assertive_vs_hedged"
+# The two orders of a pairwise judgment: X in slot A, then X in slot B.
+ORDERS = ("xy", "yx")
+
+_PROBE = "probe:"
+
+
+def probe_comparison(kind: str, source: str | None = None) -> str:
+    """The comparison name of a probe: ``probe:<kind>:<source>`` in a run (the variant of
+    ``source``'s answer against it), ``probe:<kind>`` in a validation (output_1's variant)."""
+    return f"{_PROBE}{kind}" if source is None else f"{_PROBE}{kind}:{source}"
+
+
+def parse_probe_comparison(name: str) -> tuple[str, str | None] | None:
+    """``(kind, source)`` of a probe comparison name (source None without one); None for a
+    comparison that is not a probe."""
+    if not name.startswith(_PROBE):
+        return None
+    kind, _, source = name.removeprefix(_PROBE).partition(":")
+    return kind, source or None
+
+
+def is_probe_comparison(name: str) -> bool:
+    """Whether a comparison name is a probe's."""
+    return parse_probe_comparison(name) is not None
+
+
+def variant_subject(source: str, kind: str) -> str:
+    """The subject of a probe variant in pointwise and pairwise records: ``<source>/<kind>``."""
+    return f"{source}/{kind}"
+
+
+def is_variant_subject(subject: str) -> bool:
+    """Whether a subject is a probe variant (``tuned/padded``) rather than an answer."""
+    return "/" in subject
 
 
 @dataclass
@@ -29,6 +70,14 @@ class Record:
     def key(self) -> tuple[Any, ...]:
         """The natural key: one record per key in a run."""
         return tuple(getattr(self, name) for name in self.KEY_FIELDS)
+
+    @classmethod
+    def key_of(cls, **values: Any) -> tuple[Any, ...]:
+        """The key a record with these values would have (every key field by name)."""
+        missing = set(cls.KEY_FIELDS) - values.keys()
+        if missing or len(values) != len(cls.KEY_FIELDS):
+            raise TypeError(f"{cls.__name__}.key_of takes exactly {', '.join(cls.KEY_FIELDS)}")
+        return tuple(values[name] for name in cls.KEY_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the record."""
@@ -65,7 +114,7 @@ class GenerationRecord(Record):
     device: str | None = None  # where a local model ran ("cpu", "cuda:0"); None for servers
     dtype: str | None = None  # its precision ("float32", "bfloat16"); None for servers
     turn: int = 1  # the user turn answered (multi-turn prompts; prompt_id "<id>/turn-k")
-    history: list[dict[str, str]] | None = None  # earlier turns: user and this model's answers
+    history: list[Message] | None = None  # earlier turns: user and this model's answers
     reference: str | None = None  # this turn's reference answer, if the prompt set has one
     schema_version: int = SCHEMA_VERSION
 
@@ -99,6 +148,11 @@ class PointwiseRecord(Record):
     dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def is_probe(self) -> bool:
+        """Whether the score is of a probe variant (made by the bias stage)."""
+        return is_variant_subject(self.subject)
+
 
 @dataclass
 class PairwiseRecord(Record):
@@ -110,7 +164,7 @@ class PairwiseRecord(Record):
     )  # fmt: skip
 
     prompt_id: str
-    comparison: str  # "tuned_vs_base", "probe:length:tuned", "validate"...
+    comparison: str  # MAIN_COMPARISON, probe_comparison("padded", "tuned"), "validate"...
     x: str  # subject in the X role (e.g. "tuned")
     y: str  # subject in the Y role (e.g. "base")
     order: str  # "xy" | "yx"
@@ -131,6 +185,11 @@ class PairwiseRecord(Record):
     dtype: str | None = None  # the local judge's precision; None for servers
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def is_probe(self) -> bool:
+        """Whether the verdict compares probe variants (made by the bias stage)."""
+        return is_probe_comparison(self.comparison)
+
 
 @dataclass
 class ProbeRecord(Record):
@@ -148,3 +207,13 @@ class ProbeRecord(Record):
     variant_tokens: int
     noop: bool
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def subject(self) -> str:
+        """The variant's subject in judgments: ``<source>/<kind>``."""
+        return variant_subject(self.source, self.kind)
+
+    @property
+    def comparison(self) -> str:
+        """The comparison name of the variant judged against its original."""
+        return probe_comparison(self.kind, self.source)

@@ -1,4 +1,4 @@
-"""Shipped data files, and the one rule for "a shipped name or a file path".
+"""Shipped data files, the one rule for "a shipped name or a file path", and reading one.
 
 Rubrics, judge templates, prompt sets, labeled pairs (with their NOTICE files) and probe rule
 files ship inside the package, read through :mod:`importlib.resources`. The checkout keeps
@@ -98,3 +98,18 @@ def resolve(name_or_path: str, kind: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"{name_or_path}: {spec.file} not found")
     return path
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of a file the user named (a byte-order mark dropped).
+
+    ``what`` names the kind of file in errors: "x.jsonl: prompt set not found",
+    "x.jsonl: cannot read prompt set: <reason>" (no permission, not UTF-8, a folder).
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from None

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from evalharness.errors import ConfigError, did_you_mean
-from evalharness.resources import looks_like_path, resolve, shipped_dir, shipped_names
+from evalharness.resources import looks_like_path, read_text, resolve, shipped_dir, shipped_names
 
 RUBRICS_DIR: Path = shipped_dir("rubrics")
 
@@ -77,12 +77,7 @@ def read_yaml(path: str | Path, what: str) -> tuple[Any, yaml.Node | None]:
     unreadable or not valid YAML.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc}") from None
+    text = read_text(path, what)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

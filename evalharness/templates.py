@@ -9,13 +9,22 @@ from typing import Any
 
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
+from evalharness.records import ORDERS, PairwiseRecord, PointwiseRecord
 from evalharness.resources import resolve, shipped_dir, shipped_names
-from evalharness.rubrics import duplicate_keys, read_yaml, yaml_line
+from evalharness.rubrics import Rubric, duplicate_keys, load_rubric, read_yaml, yaml_line
 
 TEMPLATES_DIR: Path = shipped_dir("templates")
 
 _KEYS = ("id", "version", "system", "user", "answer_prefix", "choices")
+_OPTIONAL_KEYS = ("choice_instruction",)
 _TEXT_KEYS = ("system", "user")
+
+
+def default_choice_instruction(answer_prefix: str) -> str:
+    """The choice instruction of a template that names none, from its answer prefix."""
+    label = answer_prefix.strip().rstrip(":").strip()
+    what = f'your "{label}"' if label else "your answer"
+    return f"Reply with {what} only: exactly one of {{choices}}, and nothing else."
 
 
 def _fields(text: str, where: str) -> list[str]:
@@ -57,11 +66,20 @@ class PromptTemplate:
     answer_prefix: str
     choices: tuple[str, ...]
     path: str
+    choice_instruction: str = ""
+    """The line that asks for the bare choice (``{choices}`` lists them), for a judge whose
+    backend cannot open the answer with ``answer_prefix`` (a chat server): appended to the
+    last user message. Empty: :func:`default_choice_instruction` of the answer prefix."""
 
     @property
     def key(self) -> str:
         """Return the template's identity, ``id@version``."""
         return f"{self.id}@{self.version}"
+
+    def choice_line(self) -> str:
+        """The choice instruction with the choices filled in."""
+        text = self.choice_instruction or default_choice_instruction(self.answer_prefix)
+        return text.replace("{choices}", ", ".join(self.choices))
 
     def variables(self) -> set[str]:
         """Return the names of the fields used in the system and user text."""
@@ -118,8 +136,8 @@ def _validate(data: Any, path: Path, root: Any) -> None:
     if not isinstance(data, dict):
         fail(None, "a template must be a mapping")
     for key in data:
-        if key not in _KEYS:
-            fail(key, f"unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+        if key not in _KEYS + _OPTIONAL_KEYS:
+            fail(key, f"unknown key {key!r} (allowed: {', '.join(_KEYS + _OPTIONAL_KEYS)})")
     for key in _KEYS:
         if key not in data:
             fail(None, f"missing field {key!r}")
@@ -128,9 +146,11 @@ def _validate(data: Any, path: Path, root: Any) -> None:
     version = data["version"]
     if isinstance(version, bool) or not isinstance(version, str | int) or not str(version):
         fail("version", "must be a string or an integer")
-    for key in ("system", "user", "answer_prefix"):
-        if not isinstance(data[key], str):
+    for key in ("system", "user", "answer_prefix", *_OPTIONAL_KEYS):
+        if key in data and not isinstance(data[key], str):
             fail(key, f"must be a string, got {type(data[key]).__name__}")
+    if "choice_instruction" in data and "{choices}" not in data["choice_instruction"]:
+        fail("choice_instruction", "must contain {choices} (where the choices are listed)")
     if not data["user"].strip():
         fail("user", "must not be empty")
     choices = data["choices"]
@@ -155,9 +175,103 @@ def load_template(name_or_path: str) -> PromptTemplate:
         answer_prefix=data["answer_prefix"],
         choices=tuple(data["choices"]),
         path=str(path),
+        choice_instruction=data.get("choice_instruction", ""),
     )
 
 
-def template_keys(config: RunConfig) -> tuple[str, str]:
-    """id@version of the pointwise and pairwise templates (part of every judgment's key)."""
-    return load_template(config.pointwise_template).key, load_template(config.pairwise_template).key
+@dataclass(frozen=True)
+class JudgeSetup:
+    """What a run is judged with, resolved once per command: the judge spec, the rubric,
+    the two templates, the mode and the low-mass threshold.
+
+    Every stage, the analysis and the views take this one object, so that the rubric and
+    the templates are read from disk once, and the keys of the judgments it owns are built
+    in one place.
+    """
+
+    spec: str
+    rubric: Rubric
+    pointwise: PromptTemplate
+    pairwise: PromptTemplate
+    mode: str = "logprobs"
+    low_mass: float = 0.5
+    judges_itself: tuple[str, ...] = ()  # the roles whose model is also the judge
+    text_tokens: int = 24  # tokens written when a verdict is read as text
+
+    @property
+    def criteria(self) -> list[str]:
+        """The rubric's criterion names, in order."""
+        return [c.name for c in self.rubric.criteria]
+
+    def template_for(self, record: PointwiseRecord | PairwiseRecord) -> str:
+        """The template key a judgment of the record's kind is made with."""
+        return self.pointwise.key if isinstance(record, PointwiseRecord) else self.pairwise.key
+
+    def owns(self, record: PointwiseRecord | PairwiseRecord) -> bool:
+        """Whether a judgment was made by this judge, rubric and template."""
+        return (record.judge, record.rubric, record.template) == (
+            self.spec,
+            self.rubric.key,
+            self.template_for(record),
+        )
+
+    def pointwise_keys(self, prompt_id: str, subject: str) -> set[tuple[Any, ...]]:
+        """The keys of a subject's pointwise records, one per criterion."""
+        base = self._key_base(prompt_id, self.pointwise) | {"subject": subject}
+        return {PointwiseRecord.key_of(**base, criterion=name) for name in self.criteria}
+
+    def pairwise_keys(self, prompt_id: str, comparison: str) -> set[tuple[Any, ...]]:
+        """The keys of a comparison's pairwise records, one per order."""
+        base = self._key_base(prompt_id, self.pairwise) | {"comparison": comparison}
+        return {PairwiseRecord.key_of(**base, order=order) for order in ORDERS}
+
+    def _key_base(self, prompt_id: str, template: PromptTemplate) -> dict[str, str]:
+        return {
+            "prompt_id": prompt_id,
+            "judge": self.spec,
+            "rubric": self.rubric.key,
+            "template": template.key,
+        }
+
+
+def load_judge_setup(
+    spec: str,
+    rubric: str,
+    pointwise: str = "pointwise",
+    pairwise: str = "pairwise",
+    *,
+    mode: str = "logprobs",
+    low_mass: float = 0.5,
+    judges_itself: tuple[str, ...] = (),
+    text_tokens: int = 24,
+) -> JudgeSetup:
+    """A judge setup from a rubric and two templates (shipped names or paths): the one place
+    where a judging rubric and its templates are read from disk."""
+    return JudgeSetup(
+        spec=spec,
+        rubric=load_rubric(rubric),
+        pointwise=load_template(pointwise),
+        pairwise=load_template(pairwise),
+        mode=mode,
+        low_mass=low_mass,
+        judges_itself=judges_itself,
+        text_tokens=text_tokens,
+    )
+
+
+def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
+    """The judge setup a run config names (resolve it once per command and hand it on)."""
+    return load_judge_setup(
+        config.judge,
+        config.rubric,
+        config.pointwise_template,
+        config.pairwise_template,
+        mode=config.judge_mode,
+        low_mass=config.low_mass,
+        judges_itself=tuple(
+            role
+            for role, spec in (("base", config.base), ("tuned", config.tuned))
+            if spec == config.judge
+        ),
+        text_tokens=config.text_mode_tokens,
+    )

@@ -10,7 +10,7 @@ import evalharness
 from evalharness.backends import load_backend
 from evalharness.errors import ConfigError
 from evalharness.pairs import load_pairs, resolve_pairs
-from evalharness.stages.generate import backend_options
+from evalharness.stages.common import backend_options
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 

@@ -263,7 +263,7 @@ def test_bootstrap_and_confidence_settings_reach_every_interval(
         base=BASE, tuned=TUNED_LONG, judge=judge, prompts=str(PROMPTS), bootstrap=60,
         confidence=0.5,
     )  # fmt: skip
-    narrow = analyze(RunStore(run_dir), config)
+    narrow = analyze(RunStore(run_dir), config).to_json()
     assert narrow["run"]["confidence"] == 0.5 and narrow["run"]["bootstrap"] == 60
     assert wide["run"]["confidence"] == 0.95 and wide["run"]["bootstrap"] == 200
 

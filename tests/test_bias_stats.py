@@ -13,6 +13,7 @@ from evalharness.analysis.bias import (
     preference_rate,
     score_shift,
 )
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import Estimate
 from evalharness.errors import HarnessError
 
@@ -28,7 +29,7 @@ def test_preference_rate_hard_verdicts_for_longer_answer():
     n = 400
     x_first = (rng.random(n) < 0.8).astype(float)
     x_second = (rng.random(n) < 0.8).astype(float)
-    est = preference_rate(x_first, x_second, n_resamples=500)
+    est = preference_rate(x_first, x_second, settings=StatsSettings(n_resamples=500))
     assert est.low < 0.6 < est.high
     assert est.value == pytest.approx(0.6, abs=0.06)
     assert est.excludes(0.0)
@@ -41,7 +42,7 @@ def test_preference_rate_soft_probabilities():
     rng = np.random.default_rng(1)
     p1 = np.clip(rng.normal(0.8, 0.05, 200), 0, 1)
     p2 = np.clip(rng.normal(0.8, 0.05, 200), 0, 1)
-    soft = preference_rate(p1, p2, n_resamples=500)
+    soft = preference_rate(p1, p2, settings=StatsSettings(n_resamples=500))
     assert soft.low < 0.6 < soft.high
 
 
@@ -49,7 +50,7 @@ def test_preference_rate_unbiased_judge_covers_zero():
     rng = np.random.default_rng(2)
     p1 = rng.beta(2.0, 2.0, 300)  # symmetric around 0.5
     p2 = rng.beta(2.0, 2.0, 300)
-    est = preference_rate(p1, p2, n_resamples=500)
+    est = preference_rate(p1, p2, settings=StatsSettings(n_resamples=500))
     assert est.low < 0.0 < est.high
     assert not est.excludes(0.0)
 
@@ -74,7 +75,7 @@ def test_position_stats_always_slot_a():
     rng = np.random.default_rng(3)
     p1 = rng.uniform(0.6, 1.0, 100)
     p2 = rng.uniform(0.6, 1.0, 100)
-    stats = position_stats(p1, p2, n_resamples=300)
+    stats = position_stats(p1, p2, settings=StatsSettings(n_resamples=300))
     assert isinstance(stats, PositionStats)
     assert stats.consistency.value == 0.0
     assert stats.first_slot_share.value == 1.0
@@ -89,7 +90,7 @@ def test_position_stats_consistent_unbiased_judge():
     x_better = rng.random(n) < 0.5
     strength = rng.uniform(0.6, 0.95, n)
     p_x = np.where(x_better, strength, 1.0 - strength)  # P(X wins), same in both orders
-    stats = position_stats(p_x, 1.0 - p_x, n_resamples=300)
+    stats = position_stats(p_x, 1.0 - p_x, settings=StatsSettings(n_resamples=300))
     assert stats.consistency.value == 1.0
     assert stats.first_slot_share.value == pytest.approx(0.5)
     assert stats.mean_p_first.value == pytest.approx(0.5)
@@ -99,7 +100,7 @@ def test_position_stats_ties_and_mixed():
     # item 1 consistent, item 2 slot-A bias, item 3 an exact tie, item 4 consistent
     p1 = [0.9, 0.7, 0.5, 0.2]
     p2 = [0.1, 0.8, 0.3, 0.6]
-    stats = position_stats(p1, p2, n_resamples=300)
+    stats = position_stats(p1, p2, settings=StatsSettings(n_resamples=300))
     assert stats.consistency.value == pytest.approx(0.5)
     # slot-A verdicts: 1,0 | 1,1 | 0.5,0 | 0,1 -> 4.5 of 8
     assert stats.first_slot_share.value == pytest.approx(4.5 / 8)
@@ -114,10 +115,12 @@ def test_score_shift_sign_and_pairing():
     rng = np.random.default_rng(5)
     orig = rng.uniform(1, 5, 150)
     variant = orig + 0.3 + rng.normal(0, 0.2, 150)
-    est = score_shift(orig, variant, n_resamples=500)
+    est = score_shift(orig, variant, settings=StatsSettings(n_resamples=500))
     assert est.value == pytest.approx(0.3, abs=0.05)
     assert est.excludes(0.0)
-    assert score_shift(variant, orig, n_resamples=500).value == pytest.approx(-est.value)
+    assert score_shift(
+        variant, orig, settings=StatsSettings(n_resamples=500)
+    ).value == pytest.approx(-est.value)
 
 
 # ----------------------------------------------------------------------------- exploitability
@@ -170,7 +173,7 @@ def test_longer_baseline_small_table():
     len_1 = [300, 100, 50, 200, 120]
     len_2 = [100, 400, 60, 200, 90]
     # longer: 1 (right), 2 (right), 2 (wrong), tie (0.5), 1 (right) -> 3.5 / 5
-    est = longer_baseline(labels, len_1, len_2, n_resamples=300)
+    est = longer_baseline(labels, len_1, len_2)
     assert est.value == pytest.approx(0.7)
     assert est.n == 5
     with pytest.raises(HarnessError, match=r"labels\[1\] = 3; expected 1 or 2"):

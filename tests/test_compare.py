@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.report import read_analysis
@@ -46,8 +49,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def analysis(run_dir: Path) -> dict[str, Any]:
+def analysis(run_dir: Path) -> Analysis:
     return read_analysis(run_dir)
+
+
+def edited(analysis: Analysis, change: Any) -> Analysis:
+    """A copy of ``analysis`` whose JSON document went through ``change`` (it edits in place)."""
+    data = copy.deepcopy(analysis.to_json())
+    change(data)
+    return Analysis.from_json(data)
 
 
 def write_config(tmp_path: Path, gates: dict[str, float]) -> Path:
@@ -78,9 +88,9 @@ def test_exit_0_without_gates(run_dir: Path) -> None:
 
 
 def test_exit_1_when_a_gate_fails_and_junit(
-    run_dir: Path, analysis: dict[str, Any], tmp_path: Path
+    run_dir: Path, analysis: Analysis, tmp_path: Path
 ) -> None:
-    assert analysis["headline"]["win_rate"]["value"] < 0.99
+    assert analysis.headline.win_rate.value < 0.99
     config = write_config(tmp_path, {"min_win_rate": 0.99, "max_criterion_drop": 0.5})
     junit = tmp_path / "out" / "junit.xml"
     result = invoke(str(run_dir), str(run_dir), "--config", str(config), "--junit", str(junit))
@@ -124,10 +134,12 @@ def test_exit_2_unknown_gate(run_dir: Path, tmp_path: Path) -> None:
     assert "unknown gate 'min_win_rat'" in result.output and "did you mean" in result.output
 
 
-def test_missing_metric_fails_its_gate(analysis: dict[str, Any]) -> None:
-    current = copy.deepcopy(analysis)
-    current["bias"] = None
-    current["reliability"]["position"] = None
+def test_missing_metric_fails_its_gate(analysis: Analysis) -> None:
+    def drop(data: dict[str, Any]) -> None:
+        data["bias"] = None
+        data["reliability"]["position"] = None
+
+    current = edited(analysis, drop)
     gates = {
         "max_abs_length_bias": 1.0,
         "max_abs_confidence_bias": 1.0,
@@ -147,25 +159,32 @@ def test_missing_metric_fails_its_gate(analysis: dict[str, Any]) -> None:
     assert changes["length bias (LBR)"].formatted()[1:] == ("n/a", "n/a")
 
 
-def test_bias_gates_use_absolute_value(analysis: dict[str, Any]) -> None:
-    lbr = analysis["bias"]["lbr"]["value"]
+def test_bias_gates_use_absolute_value(analysis: Analysis) -> None:
+    assert analysis.bias is not None and analysis.bias.lbr is not None
+    lbr = analysis.bias.lbr.value
     tight = compare(analysis, analysis, {"max_abs_length_bias": abs(lbr) - 0.01})
     loose = compare(analysis, analysis, {"max_abs_length_bias": abs(lbr) + 0.01})
     assert not tight.passed and loose.passed
-    flipped = copy.deepcopy(analysis)
-    flipped["bias"]["lbr"]["value"] = -lbr
+    flipped = edited(analysis, lambda d: d["bias"]["lbr"].update(value=-lbr))
     assert not compare(analysis, flipped, {"max_abs_length_bias": abs(lbr) - 0.01}).passed
 
 
-def make(win: dict, tuned: dict[str, float]) -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "headline": {"win_rate": win},
-        "criteria": {c: {"tuned": est(v)} for c, v in tuned.items()},
-    }
+@pytest.fixture(scope="module")
+def make(analysis: Analysis) -> Any:
+    """The run's analysis with the given win rate and per-criterion tuned means."""
+
+    def build(win: dict[str, Any], tuned: dict[str, float]) -> Analysis:
+        def change(data: dict[str, Any]) -> None:
+            data["headline"]["win_rate"] = win
+            some = next(iter(data["criteria"].values()))
+            data["criteria"] = {c: {**some, "tuned": est(v)} for c, v in tuned.items()}
+
+        return edited(analysis, change)
+
+    return build
 
 
-def test_win_rate_drop_needs_significance() -> None:
+def test_win_rate_drop_needs_significance(make: Any) -> None:
     baseline = make(est(0.9, 0.8, 1.0), {})
     gates = {"max_win_rate_drop": 0.05}
     significant = compare(baseline, make(est(0.5, 0.3, 0.7), {}), gates)
@@ -180,7 +199,7 @@ def test_win_rate_drop_needs_significance() -> None:
     assert not missing.passed and "baseline" in missing.gates[0].message
 
 
-def test_criterion_drop() -> None:
+def test_criterion_drop(make: Any) -> None:
     baseline = make(est(0.5), {"clarity": 3.0, "honesty": 4.0})
     ok = compare(
         baseline, make(est(0.5), {"clarity": 2.95, "honesty": 4.2}), {"max_criterion_drop": 0.1}
@@ -194,27 +213,29 @@ def test_criterion_drop() -> None:
     assert not gone.passed and "honesty: n/a in the current run" in gone.gates[0].message
 
 
-def test_changes_report_deltas(analysis: dict[str, Any]) -> None:
-    current = copy.deepcopy(analysis)
-    current["headline"]["win_rate"]["value"] -= 0.25
+def test_changes_report_deltas(analysis: Analysis) -> None:
+    value = analysis.headline.win_rate.value
+    current = edited(analysis, lambda d: d["headline"]["win_rate"].update(value=value - 0.25))
     result = compare(analysis, current, {})
     win = next(c for c in result.changes if c.metric == "win rate")
     assert win.delta == pytest.approx(-0.25)
     assert win.formatted()[2] == "-25.0 pts"
     criteria = [c.metric for c in result.changes if c.metric.endswith(": tuned mean")]
-    assert criteria == [f"{name}: tuned mean" for name in analysis["criteria"]]
+    assert criteria == [f"{name}: tuned mean" for name in analysis.criteria]
     assert result.passed and result.gates == []
 
 
-def test_compare_rejects_unknown_gate(analysis: dict[str, Any]) -> None:
+def test_compare_rejects_unknown_gate(analysis: Analysis) -> None:
     with pytest.raises(ConfigError, match="unknown gate"):
         compare(analysis, analysis, {"min_winrate": 0.5})
 
 
-def test_junit_escapes_and_parses(analysis: dict[str, Any]) -> None:
-    evil = copy.deepcopy(analysis)
-    evil["run"]["dir"] = 'runs/<a & "b">\x00'
-    evil["bias"] = None
+def test_junit_escapes_and_parses(analysis: Analysis) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["run"]["dir"] = 'runs/<a & "b">\x00'
+        data["bias"] = None
+
+    evil = edited(analysis, change)
     result = compare(analysis, evil, {"max_abs_length_bias": 0.1, "min_win_rate": 0.0})
     root = ET.fromstring(junit_xml(result).encode("utf-8"))
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
@@ -235,7 +256,34 @@ def test_step_summary_gets_gate_table(
     assert "1 gate(s) failed" in text and "| min\\_win\\_rate | FAIL |" in text
 
 
-def test_compare_markdown_without_gates(analysis: dict[str, Any]) -> None:
+def test_compare_markdown_without_gates(analysis: Analysis) -> None:
     text = compare_markdown(compare(analysis, analysis, {}))
     assert "no gates configured" in text
     assert "| win rate | " in text
+
+
+def test_compare_refuses_another_judge(run_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    data = read_analysis(other).to_json()
+    data["run"]["judge"] = "fake:another-judge"
+    (other / "analysis.json").write_text(json.dumps(data), encoding="utf-8")
+    result = invoke(str(run_dir), str(other))
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1
+    assert "judge differs" in result.output and "fake:another-judge" in result.output
+    assert read_analysis(run_dir).run.judge in result.output
+    allowed = invoke(str(run_dir), str(other), "--allow-different-judge")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_compare_refuses_another_template(run_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"]["pairwise_template"] = "my_pairwise.yaml"
+    (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = invoke(str(run_dir), str(other))
+    assert result.exit_code == 2
+    assert "pairwise_template differs" in result.output and "my_pairwise.yaml" in result.output
+    assert invoke(str(run_dir), str(other), "--allow-different-judge").exit_code == 0

@@ -63,6 +63,7 @@ def normalized_text(path: Path, run_dir: Path) -> str:
     """A rendered report with the run directory masked."""
     text = path.read_text(encoding="utf-8").replace(str(run_dir), "<RUN>")
     text = re.sub(r"Run directory: [^<]*?\. Intervals", "Run directory: <RUN>. Intervals", text)
+    text = re.sub(r"(?m)^(\| bias: [^|]*\|[^|]*\|[^|]*\| )[\d.]+ ", r"\1<t> ", text)
     return re.sub(r"\d+(\.\d+)? s wall", "<t> s wall", text)
 
 

@@ -184,7 +184,6 @@ def grading_requests(prefix: str = "Score:") -> list[ChoiceRequest]:
                     choices=DIGITS,
                     messages=messages,
                     answer_prefix=prefix,
-                    group=f"r{r}",
                 )
             )
     return requests
@@ -357,7 +356,7 @@ def test_a_judge_prompt_longer_than_the_context_is_skipped_with_a_reason(chat_ba
 
 def test_int8_quantizes_generation_only():
     from evalharness.config import RunConfig
-    from evalharness.stages.generate import backend_options
+    from evalharness.stages.common import backend_options
 
     config = RunConfig(quantize="int8")
     assert backend_options(config, "base").quantize == "int8"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from analysis_helpers import human_with
 from click.testing import CliRunner
 from labelrun import copy_run, make_run
 
+from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.human import human_check, human_for_run
+from evalharness.analysis.model import Analysis
 from evalharness.analysis.ppi import ppi_mean
 from evalharness.commands.main import cli
 from evalharness.config import load_config
@@ -60,19 +64,23 @@ def analyze(run_dir: Path) -> dict[str, Any]:
     """The full analysis, recomputed by the CLI (a few seconds)."""
     result = invoke("analyze", str(run_dir))
     assert result.exit_code == 0, result.output
-    return read_analysis(run_dir)
+    return read_analysis(run_dir).to_json()
+
+
+def with_labels_typed(run_dir: Path) -> Analysis:
+    """The run's stored analysis with its human section recomputed from the labels (fast)."""
+    analysis = read_analysis(run_dir)
+    return replace(analysis, human=human_for_run(RunStore(run_dir), analysis, {}, [], 0.1))
 
 
 def with_labels(run_dir: Path) -> dict[str, Any]:
-    """The run's stored analysis with its human section recomputed from the labels (fast)."""
-    analysis = read_analysis(run_dir)
-    analysis["human"] = human_for_run(RunStore(run_dir), analysis, {}, [], 0.1)
-    return analysis
+    """:func:`with_labels_typed` as the JSON document."""
+    return with_labels_typed(run_dir).to_json()
 
 
 def test_no_labels_no_section(run_dir: Path) -> None:
     analysis = read_analysis(run_dir)
-    assert analysis["human"] is None
+    assert analysis.human is None
     assert "No human labels yet" in render_markdown(analysis)
 
 
@@ -133,7 +141,7 @@ def test_two_annotators_agreement(run_dir: Path) -> None:
 def test_report_section_escapes_untrusted_text(run_dir: Path) -> None:
     sample = draw_sample(RunStore(run_dir), 8, seed=0)
     label(run_dir, {i.prompt_id: "base" for i in sample.items}, "ann", note=NOTE)
-    analysis = with_labels(run_dir)
+    analysis = with_labels_typed(run_dir)
     markdown = render_markdown(analysis)
     section = markdown[markdown.index("## Human check") : markdown.index("## Side-by-side")]
     assert "Prediction-powered win rate (PPI++)" in section
@@ -143,10 +151,13 @@ def test_report_section_escapes_untrusted_text(run_dir: Path) -> None:
     assert 'id="human"' in page and "<script>" not in page
 
 
-def test_compare_gate_on_the_ppi_win_rate() -> None:
-    def analysis(value: float | None) -> dict[str, Any]:
-        est = None if value is None else {"value": value, "low": 0.4, "high": 0.8, "n": 50}
-        return {"human": None if value is None else {"ppi_win_rate": est}}
+def test_compare_gate_on_the_ppi_win_rate(run_dir: Path) -> None:
+    stored = read_analysis(run_dir)
+
+    def analysis(value: float | None) -> Analysis:
+        if value is None:
+            return replace(stored, human=None)
+        return replace(stored, human=human_with(Estimate(value, 0.4, 0.8, 50)))
 
     assert compare(analysis(0.6), analysis(0.6), {"min_win_rate_ppi": 0.55}).passed
     failed = compare(analysis(0.6), analysis(0.5), {"min_win_rate_ppi": 0.55})

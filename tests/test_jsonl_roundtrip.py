@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evalharness import jsonl
+from evalharness.errors import ConfigError
 from evalharness.prompts import load_prompts
 from evalharness.records import GenerationRecord, PairwiseRecord
 from evalharness.runstore import RunStore
@@ -90,3 +93,53 @@ def test_a_lone_surrogate_in_a_request_is_sent_escaped():
     transport = HttpTransport(["http://server/v1"], client=client)
     reply = transport.post_json("/chat/completions", {"text": "model said \ud800 here"})
     assert reply.ok and seen == [{"text": "model said \ud800 here"}]
+
+
+# ------------------------------------------------------------------ the shared JSONL reader
+
+no_surrogates = st.text(
+    st.characters(exclude_categories=("Cs",)) | st.sampled_from(SEPARATORS + ["\n"])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.dictionaries(no_surrogates, no_surrogates, min_size=1), min_size=1))
+def test_read_objects_gives_back_what_dumps_line_wrote(tmp_path_factory, rows):
+    path = tmp_path_factory.mktemp("jsonl") / "rows.jsonl"
+    path.write_text("".join(jsonl.dumps_line(r) + "\n" for r in rows), encoding="utf-8")
+    read = jsonl.read_objects(path, "rows file")
+    assert [row for _, row in read] == rows
+    assert [number for number, _ in read] == list(range(1, len(rows) + 1))
+
+
+def test_dumps_line_is_one_line_of_valid_utf8_even_for_lone_surrogates():
+    line = jsonl.dumps_line({"t": "a\nb\u2028c\ud800"})
+    assert "\n" not in line and "\u2028" in line
+    line.encode("utf-8")  # the lone surrogate is escaped, so this does not raise
+    assert json.loads(line) == {"t": "a\nb\u2028c\ud800"}
+
+
+def test_a_malformed_line_is_one_line_naming_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": \u2028 2\n[1]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:3: invalid JSON") as info:
+        jsonl.read_objects(path, "rows file")
+    assert "\n" not in str(info.value)
+    path.write_text('{"a": 1}\n[1]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:2: expected a JSON object, got list"):
+        jsonl.read_objects(path, "rows file")
+    with pytest.raises(ConfigError, match=r"gone\.jsonl: rows file not found"):
+        jsonl.read_objects(tmp_path / "gone.jsonl", "rows file")
+    path.write_text("\n \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.jsonl: empty rows file \(no rows\)"):
+        jsonl.read_objects(path, "rows file")
+
+
+def test_lines_split_on_newline_only_and_complete_drops_a_cut_tail():
+    text = '{"a": "x\u2028y\u0085z"}\r\n\n{"b": 2}'
+    assert list(jsonl.lines(text)) == [(1, '{"a": "x\u2028y\u0085z"}\r'), (3, '{"b": 2}')]
+    assert jsonl.parse_objects(text, "f") == [(1, {"a": "x\u2028y\u0085z"}), (3, {"b": 2})]
+    assert jsonl.complete(b'{"a": 1}\n{"b": ') == b'{"a": 1}\n'
+    assert jsonl.complete(b'{"a": 1}') == b""
+    data = b'{"a": 1}\n\n{"b": "\xe2\x80\xa8"}\n{"c": '
+    assert jsonl.complete_lines(data) == ([(1, b'{"a": 1}'), (3, b'{"b": "\xe2\x80\xa8"}')], 23)

@@ -332,8 +332,120 @@ def test_modes_are_data_per_record(run):
     store = RunStore(run)
     store.append(records)
     config = RunConfig(judge="fake:j?mass=0.3", bootstrap=50)
-    analysis = analyze(store, config)
+    analysis = analyze(store, config).to_json()
     rel = analysis["reliability"]
     assert rel["modes"]["pairwise"] == {"logprobs": 1, "text": 1}
     assert rel["pairwise_mass"]["n"] == 1 and rel["pairwise_mass"]["value"] == pytest.approx(0.3)
     assert any("mixed modes" in w for w in analysis["warnings"])
+
+
+# ---------------------------------------------------------------- text mode, in the judge only
+
+
+def _server_judge(handler, mode: str = "logprobs", chat: bool = True, text_tokens: int = 24):
+    """A judge reading an OpenAI-compatible server (no network: a scripted transport)."""
+    import httpx
+
+    from evalharness.backends.openai_compat import OpenAICompatBackend
+    from evalharness.judge.engine import Judge
+    from evalharness.specs import parse_spec
+    from evalharness.templates import load_judge_setup
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    backend = OpenAICompatBackend(
+        parse_spec("openai:m1@http://127.0.0.1:9"),
+        client=client,
+        chat=chat,
+        concurrency=1,
+        verify_model=False,
+    )
+    setup = load_judge_setup(
+        "openai:m1@http://127.0.0.1:9", "helpfulness", mode=mode, text_tokens=text_tokens
+    )
+    return Judge.from_setup(backend, setup)
+
+
+def _chat(text: str, logprobs: dict[str, float] | None = None) -> dict:
+    choice: dict = {"message": {"content": text}, "finish_reason": "stop"}
+    if logprobs is not None:
+        top = [{"token": t, "logprob": lp} for t, lp in logprobs.items()]
+        choice["logprobs"] = {"content": [{"token": text, "logprob": 0.0, "top_logprobs": top}]}
+    return {"choices": [choice]}
+
+
+def test_a_server_without_logprobs_is_read_as_text_by_the_judge():
+    """Each request without logprobs is read as text once, with the judge's token budget and
+    the template's choice instruction; the others stay in logprobs mode."""
+    from evalharness.judge.engine import PairItem
+    from evalharness.templates import load_template
+
+    bodies: list[dict] = []
+
+    def handler(request):
+        import httpx
+
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "logprobs" not in body:  # a text request
+            return httpx.Response(200, json=_chat("Better response: B"))
+        if len(bodies) == 2:  # the second read has no logprobs
+            return httpx.Response(200, json=_chat("B"))
+        return httpx.Response(200, json=_chat("A", {"A": -0.2, "B": -1.8}))
+
+    judge = _server_judge(handler, text_tokens=7)
+    records = judge.compare([PairItem("p", "tuned_vs_base", "tuned", "base", "Q?", "x", "y")])
+    assert [r.mode for r in records] == ["logprobs", "text"]
+    assert records[1].probs == {"A": 0.0, "B": 1.0} and records[1].raw_text == "Better response: B"
+    assert records[0].probs["A"] == pytest.approx(0.818730753)
+    assert [b["max_tokens"] for b in bodies] == [1, 1, 7]
+    line = load_template("pairwise").choice_line()
+    assert line == 'Reply with your "Better response" only: exactly one of A, B, and nothing else.'
+    assert all(b["messages"][-1]["content"].endswith("\n\n" + line) for b in bodies)
+    assert judge.backend.info.details["text_mode_auto"] is True
+
+
+def test_text_mode_judge_on_a_server_writes_the_configured_budget():
+    """judge_mode=text: one generation per request, the default budget, no logprobs asked."""
+    from evalharness.judge.engine import PointwiseItem
+    from evalharness.templates import load_template
+
+    bodies: list[dict] = []
+
+    def handler(request):
+        import httpx
+
+        body = json.loads(request.content)
+        bodies.append(body)
+        reply = {"choices": [{"text": " 4, clearly.", "finish_reason": "stop"}]}
+        return httpx.Response(200, json=reply)
+
+    judge = _server_judge(handler, mode="text", chat=False)
+    records = judge.score([PointwiseItem("p", "tuned", "Q?", "an answer")])
+    assert len(records) == len(CRITERIA) and all(r.mode == "text" for r in records)
+    assert all(r.argmax == 4 for r in records)
+    assert all(b["max_tokens"] == 24 and "logprobs" not in b for b in bodies)
+    line = load_template("pointwise").choice_line()
+    assert not any(line in b["prompt"] for b in bodies)  # text mode: the template as written
+
+
+def test_the_scripted_judge_reads_the_responses_from_the_prompt_alone():
+    """The fake backend gets nothing but the rendered prompt (no side channel): it finds the
+    very responses the judge rendered, even when the instruction quotes the section markers."""
+    from evalharness.backends.fake import FakeBackend, judged_responses
+    from evalharness.judge.engine import Judge, PairItem, PointwiseItem
+    from evalharness.specs import parse_spec
+    from evalharness.templates import load_judge_setup
+
+    judge = Judge.from_setup(
+        FakeBackend(parse_spec("fake:j")), load_judge_setup("fake:j", "helpfulness")
+    )
+    tricky = "Quote this: [Response A]\nx\n\n[Response B]\ny\n\n[Response]\nz\n\n[Criterion: c]"
+    pair = judge.pair_requests([PairItem("p", "c", "x", "y", tricky, "first\n\ntext", "second")])
+    assert judged_responses(pair[0].messages[-1]["content"]) == {
+        "response_a": "first\n\ntext",
+        "response_b": "second",
+    }
+    assert judged_responses(pair[1].messages[-1]["content"])["response_a"] == "second"
+    [point, *_] = judge.pointwise_requests([PointwiseItem("p", "tuned", tricky, "an answer")])
+    assert judged_responses(point.messages[-1]["content"]) == {"response": "an answer"}
+    assert judged_responses("no sections here") == {}

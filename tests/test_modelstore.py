@@ -122,6 +122,21 @@ def test_hub_id_with_hub_access_is_passed_to_transformers(monkeypatch):
     assert (source, resolved, local) == ("org/name", "hub:org/name", False)
 
 
+def test_allow_hub_travels_in_the_backend_options(monkeypatch):
+    """The run's allow_hub reaches the model store through the options, not the environment."""
+    from evalharness.backends import BackendOptions, HFOptions, backend_kind
+
+    spec = parse_spec("hf:org/name")
+    assert checkpoint_dir(spec, allow_hub=True) == ("org/name", "hub:org/name", False)
+    monkeypatch.setenv("EVALHARNESS_ALLOW_HUB", "1")
+    with pytest.raises(ModelError, match="hub downloads are off"):
+        checkpoint_dir(spec, allow_hub=False)  # an explicit answer overrides the environment
+    options = backend_kind("hf").options(spec, BackendOptions(allow_hub=True, device="cpu"))
+    assert isinstance(options, HFOptions) and options.allow_hub is True
+    assert modelstore.hub_switch({"EVALHARNESS_ALLOW_HUB": "yes"}) is True
+    assert modelstore.hub_switch({}) is False
+
+
 def test_local_dir_without_config_json(tmp_path):
     (tmp_path / "weights.bin").write_bytes(b"x")
     with pytest.raises(ModelError, match="has no config.json") as info:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from evalharness.backends import _LOADED
 from evalharness.commands.main import cli
 from evalharness.conversation import expand
-from evalharness.prompts import load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
 from evalharness.runstore import RunStore
 

@@ -19,9 +19,9 @@ from evalharness.backends.http_client import (
     Secret,
     parse_retry_after,
 )
-from evalharness.backends.openai_compat import (
+from evalharness.backends.openai_compat import OpenAICompatBackend
+from evalharness.backends.openai_protocol import (
     NoLogprobsError,
-    OpenAICompatBackend,
     ResponseFormatError,
     add_followed,
     build_chat_request,
@@ -29,13 +29,12 @@ from evalharness.backends.openai_compat import (
     normalize_token,
     parse_choice_logprobs,
     parse_generation,
-    parse_last_verdict,
     parse_top_logprobs,
     space_tokens,
-    with_choice_instruction,
 )
 from evalharness.config import load_config
 from evalharness.errors import BackendError, ConfigError, ModelError
+from evalharness.judge.parse import parse_last_verdict
 from evalharness.specs import parse_spec
 
 KEY = "sk-test-SECRET-0123456789"
@@ -111,17 +110,6 @@ def test_build_completion_request_fields():
     body = build_completion_request("m", "Q: 1+1\nA:", max_tokens=1, logprobs=20, stop=())
     assert body["prompt"] == "Q: 1+1\nA:"
     assert body["logprobs"] == 20 and "stop" not in body and "top_logprobs" not in body
-
-
-def test_choice_instruction_goes_into_last_user_message():
-    msgs = ({"role": "system", "content": "s"}, {"role": "user", "content": "Rate this."})
-    out = with_choice_instruction(msgs, ("1", "2", "3"), "Score:")
-    assert len(out) == 2 and out[0] == msgs[0]
-    assert out[1]["content"].startswith("Rate this.\n\n")
-    assert '"Score"' in out[1]["content"] and "1, 2, 3" in out[1]["content"]
-    assert msgs[1]["content"] == "Rate this."  # input untouched
-    tail = with_choice_instruction(msgs[:1], ("A", "B"), "")
-    assert tail[-1]["role"] == "user" and "A, B" in tail[-1]["content"]
 
 
 # ---------------------------------------------------------------------------- responses
@@ -540,11 +528,13 @@ def test_choice_probs_chat_logprobs():
     body = bodies[0]
     assert body["max_tokens"] == 1 and body["temperature"] == 0.0
     assert body["logprobs"] is True and body["top_logprobs"] == 5
-    assert body["messages"][-1]["content"].startswith("Rate it.\n\nReply with")
+    # the backend sends the messages as the judge wrote them (it asks for the bare choice)
+    assert body["messages"] == [{"role": "user", "content": "Rate it."}]
+    assert not backend.prefills_answer
     assert result.error is None and result.text is None
     assert result.probs["4"] == pytest.approx(0.5) and result.probs["5"] == pytest.approx(0.3)
     assert result.mass == pytest.approx(0.8)
-    assert "Reply with" in result.rendered_prompt
+    assert json.loads(result.rendered_prompt) == list(msgs)
 
 
 def test_choice_probs_prompt_uses_completions_with_exact_prefix():
@@ -562,73 +552,28 @@ def test_choice_probs_prompt_uses_completions_with_exact_prefix():
     assert result.probs == pytest.approx({"A": 0.0, "B": 0.7})
 
 
-def test_auto_text_mode_when_server_has_no_logprobs():
+def test_a_response_without_logprobs_is_reported_not_parsed():
+    """The backend never reads a verdict from text: it says that logprobs were missing."""
     bodies: list[dict] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        bodies.append(body)
-        text = "Score: 4" if "Rate" in body["messages"][-1]["content"] else "I cannot say."
-        return httpx.Response(200, json=chat_body(text))
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=chat_body("Score: 4"))
 
-    backend = make_backend(handler, concurrency=1)
-    msgs = ({"role": "user", "content": "Rate it."},)
-    other = ({"role": "user", "content": "Judge it."},)
-    choices = ("1", "2", "3", "4", "5")
-    results = backend.choice_probs(
-        [ChoiceRequest("a", choices, messages=msgs), ChoiceRequest("b", choices, messages=other)]
-    )
-    assert results[0].probs == {"1": 0.0, "2": 0.0, "3": 0.0, "4": 1.0, "5": 0.0}
-    assert results[0].text == "Score: 4" and results[0].error is None
-    assert results[1].probs == {} and results[1].text == "I cannot say."
-    assert results[1].error == "no verdict among 1,2,3,4,5 in: 'I cannot say.'"
-    # Each request tries logprobs, then reads that one verdict as text: the run is never
-    # switched as a whole, and each result says which mode it was read in.
-    assert [b["max_tokens"] for b in bodies] == [1, 16, 1, 16]
-    assert "logprobs" not in bodies[1] and "logprobs" not in bodies[3]
-    assert results[0].mode == "text"
-    assert backend.info.details["text_mode_auto"] is True
-
-
-def test_one_response_without_logprobs_makes_one_text_record():
-    """Logprobs for every request but the second: only that result is in text mode."""
-    calls: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        calls.append(body)
-        if body["max_tokens"] == 1 and len(calls) != 2:
-            return httpx.Response(200, json=chat_logprob_body({"A": -0.2, "B": -1.8}))
-        return httpx.Response(200, json=chat_body("B"))
-
-    backend = make_backend(handler, concurrency=1)
-    msgs = ({"role": "user", "content": "Which?"},)
-    requests = [ChoiceRequest(k, ("A", "B"), messages=msgs) for k in "abc"]
-    results = backend.choice_probs(requests)
-    assert [r.mode for r in results] == [None, "text", None]
-    assert results[1].probs == {"A": 0.0, "B": 1.0}
-    assert results[0].probs["A"] == pytest.approx(math.exp(-0.2))
-    assert results[2].probs["A"] == pytest.approx(math.exp(-0.2))
-
-
-def test_text_mode_false_reports_missing_logprobs():
-    backend = make_backend(lambda r: httpx.Response(200, json=chat_body("4")), text_mode=False)
+    backend = make_backend(handler)
     msgs = ({"role": "user", "content": "Rate it."},)
     [result] = backend.choice_probs([ChoiceRequest("a", ("4", "5"), messages=msgs)])
-    assert result.probs == {} and "no choices[0].logprobs" in result.error
+    assert result.no_logprobs and result.probs == {} and result.text is None
+    assert "no choices[0].logprobs" in result.error and result.mode is None
+    assert [b["max_tokens"] for b in bodies] == [1]  # no text request from the backend
 
 
-def test_forced_text_mode_on_completions():
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, json={"choices": [{"text": " A, clearly.", "finish_reason": "stop"}]}
-        )
-
-    backend = make_backend(handler, text_mode=True)
-    [result] = backend.choice_probs(
+def test_completions_without_logprobs_are_reported():
+    handler = lambda r: httpx.Response(200, json={"choices": [{"text": " A"}]})  # noqa: E731
+    [result] = make_backend(handler).choice_probs(
         [ChoiceRequest("a", ("A", "B"), prompt="Which?", answer_prefix="Answer:")]
     )
-    assert result.probs == {"A": 1.0, "B": 0.0} and result.text == " A, clearly."
+    assert result.no_logprobs and result.probs == {}
 
 
 def test_verify_model_lists_served_ids():
@@ -678,14 +623,10 @@ def test_extra_body_merged_into_every_request():
             ChoiceRequest("prompt", ("4", "5"), prompt="Score:"),
         ]
     )
-    make_backend(handler, extra_body=extra, text_mode=True).choice_probs(
-        [ChoiceRequest("text", ("4", "5"), messages=msgs)]
-    )
     paths = [path for path, _ in bodies]
-    # generation, chat read, completions read + its space follow-up, text mode
+    # generation, chat read, completions read + its space follow-up
     assert paths == [
         "/chat/completions", "/chat/completions", "/completions", "/completions",
-        "/chat/completions",
     ]  # fmt: skip
     for _, body in bodies:
         assert body["repeat_penalty"] == 1.0 and body["min_p"] == 0.0
@@ -889,7 +830,7 @@ def test_end_of_sequence_first_is_one_item_error_not_a_mode_switch(via):
             return ChoiceRequest(key, ("A", "B"), messages=({"role": "user", "content": text},))
         return ChoiceRequest(key, ("A", "B"), prompt=text)
 
-    backend = make_backend(handler, concurrency=1)  # text_mode left unset
+    backend = make_backend(handler, concurrency=1)
     results = backend.choice_probs([request("eos", "stop here"), request("ok", "go on")])
     eos, ok = results
     assert eos.probs == {} and eos.text is None
@@ -899,7 +840,7 @@ def test_end_of_sequence_first_is_one_item_error_not_a_mode_switch(via):
     )
     assert ok.error is None and ok.probs == pytest.approx({"A": 0.6, "B": 0.3})
     assert [b["max_tokens"] for b in bodies] == [1, 1]  # never a text-mode request
-    assert "text_mode_auto" not in backend.info.details
+    assert not eos.no_logprobs  # a distribution was asked for and came back empty
 
 
 def test_end_of_sequence_after_the_space_contributes_nothing():

@@ -200,7 +200,7 @@ def test_pointwise_prompt_ending_in_colon_reads_through_the_space(llama: LlamaSe
         "Rate the answer from 1 (useless) to 5 (perfect).\n\nQuestion: What is 2+2?\n"
         "Answer: 2+2 is 4.\n\nReply as 'Score: N'.",
     )
-    backend = backend_for(llama.url, text_mode=False)
+    backend = backend_for(llama.url)
     bodies = logged(backend)
     [result] = backend.choice_probs(
         [ChoiceRequest("p", CHOICES, prompt=prompt, answer_prefix="Score:")]
@@ -216,19 +216,19 @@ def test_end_of_sequence_first_fails_that_item_only(llama: LlamaServer) -> None:
     # nothing and returns an empty top_logprobs list
     done = ChoiceRequest("done", ("A", "B"), prompt=chatml("Say OK.", "OK."))
     pair = ChoiceRequest("pair", ("A", "B"), messages=PAIR_MESSAGES, answer_prefix="Better:")
-    backend = backend_for(llama.url, concurrency=1)  # text_mode left unset
+    backend = backend_for(llama.url, concurrency=1)
     eos, ok = backend.choice_probs([done, pair])
     assert eos.probs == {} and eos.text is None
     assert eos.error is not None and eos.error.endswith(
         "the server generated no token (end-of-sequence first)"
     )
     assert ok.error is None and ok.text is None and ok.mass > 0.0  # still logprobs
-    assert "text_mode_auto" not in backend.info.details
+    assert not eos.no_logprobs and not ok.no_logprobs
 
 
 @pytest.mark.parametrize("via", ["chat", "prompt"])
 def test_pairwise_choice_probs_with_logprobs(llama: LlamaServer, via: str) -> None:
-    backend = backend_for(llama.url, text_mode=False)
+    backend = backend_for(llama.url)
     if via == "chat":
         req = ChoiceRequest("pair", ("A", "B"), messages=PAIR_MESSAGES, answer_prefix="Better:")
     else:
@@ -244,15 +244,20 @@ def test_pairwise_choice_probs_with_logprobs(llama: LlamaServer, via: str) -> No
 
 
 def test_text_mode_against_real_server(llama: LlamaServer) -> None:
-    backend = backend_for(llama.url, text_mode=True)
-    [result] = backend.choice_probs(
-        [ChoiceRequest("pair", ("A", "B"), messages=PAIR_MESSAGES, answer_prefix="Better:")]
-    )
-    assert result.text is not None
-    if result.error is None:
-        assert sorted(result.probs.values()) == [0.0, 1.0]
-    else:
-        assert result.probs == {} and result.error.startswith("no verdict among A,B in: ")
+    """The judge's text mode (its one home) against a real server."""
+    from evalharness.judge.engine import Judge, PairItem
+    from evalharness.templates import load_judge_setup
+
+    backend = backend_for(llama.url)
+    setup = load_judge_setup(backend.info.spec, "helpfulness", mode="text")
+    judge = Judge.from_setup(backend, setup)
+    item = PairItem("p", "tuned_vs_base", "tuned", "base", "What is 2+2?", "4.", "2+2 is 5.")
+    for record in judge.compare([item]):
+        assert record.mode == "text" and record.raw_text is not None
+        if record.error is None:
+            assert sorted(record.probs.values()) == [0.0, 1.0]
+        else:
+            assert record.p_first is None and record.error.startswith("no verdict among A,B in ")
 
 
 def test_unknown_model_is_a_backend_error(llama: LlamaServer) -> None:

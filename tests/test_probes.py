@@ -19,13 +19,15 @@ from evalharness.backends.base import (
 from evalharness.errors import ConfigError
 from evalharness.probes.model_rewriter import FALLBACK, ModelRewriter
 from evalharness.probes.rewrite import (
+    REWRITERS,
     VARIANTS,
     Variant,
     is_noop,
     make_variant,
     make_variants,
-    split_sentences,
+    rewriter,
 )
+from evalharness.text.markdown import split_sentences
 from evalharness.text.markers import (
     confidence_density,
     hedge_phrases,
@@ -310,10 +312,10 @@ def test_assertive_removes_every_hedge_and_adds_certainty(rules: ProbeRules) -> 
 
 
 def test_hedge_removal_mends_commas_and_capitals(rules: ProbeRules) -> None:
-    from evalharness.probes.rewrite import _remove_hedges
+    from evalharness.probes.confidence import remove_hedges
 
     text = "Probably, the disk is full. The disk, I think, is full. It is full, maybe."
-    out = _remove_hedges(text, rules)  # before the lead-ins that even out the lengths
+    out = remove_hedges(text, rules)  # before the lead-ins that even out the lengths
     for fragment in ("The disk is full.", "The disk is", "It is", "full."):
         assert fragment in out
     assert marker_counts(out, rules)["hedge"] == 0
@@ -392,6 +394,21 @@ def test_is_noop_accepts_text_and_ignores_whitespace() -> None:
 def test_unknown_kind_is_a_config_error(rules: ProbeRules) -> None:
     with pytest.raises(ConfigError, match="did you mean 'padded'"):
         make_variant("paded", SKY, "", rules, 0)
+
+
+def test_the_registry_names_each_rewriter_and_its_kinds(rules: ProbeRules) -> None:
+    assert {name: r.kinds for name, r in REWRITERS.items()} == {
+        "length": ("padded", "shortened"),
+        "confidence": ("assertive", "hedged"),
+    }
+    assert VARIANTS == ("padded", "shortened", "assertive", "hedged")
+    assert rewriter("length") is REWRITERS["length"]
+    text = rewriter("confidence").rewrite("hedged", SKY, "Why?", rules, 0, "k")
+    assert text == make_variant("hedged", SKY, "Why?", rules, 0, "k").text != SKY
+    with pytest.raises(
+        ConfigError, match=r"did you mean 'length'\?.*valid names: confidence, length"
+    ):
+        rewriter("lenght")
 
 
 # ----------------------------------------------------------------------------- markers

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
+from evalharness.prompts import PromptItem
 from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
 

@@ -28,6 +28,7 @@ from evalharness.analysis.bias import (
 from evalharness.analysis.controlled import controlled_win_rate
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.readings import bias_warning, position_warning
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import accuracy
 from evalharness.pairs import LabeledPair
 from evalharness.stages.validate import baseline_warning, baselines
@@ -78,7 +79,9 @@ def test_bias_warning_null_and_planted(name: str) -> None:
     def trial(p_x: float | None, hard: bool) -> Callable[[np.random.Generator], bool]:
         def run(rng: np.random.Generator) -> bool:
             first, second, clusters = probe_items(rng, p_x, hard)
-            est = preference_rate(first, second, n_resamples=BOOT, clusters=clusters)
+            est = preference_rate(
+                first, second, settings=StatsSettings(n_resamples=BOOT), clusters=clusters
+            )
             return bias_warning(name, est.to_dict()) is not None
 
         return run
@@ -110,9 +113,13 @@ def test_length_only_judge_cbr_at_equal_length_covers_zero() -> None:
         p_x = np.where(gap > 0, 0.8, np.where(gap < 0, 0.2, unbiased(rng, (n,))))
         p = judge(rng, np.stack([p_x, p_x], axis=1), hard=True)
         clusters = [i // 2 for i in range(n)]
-        raw = preference_rate(p[:, 0], p[:, 1], n_resamples=BOOT, clusters=clusters)
+        raw = preference_rate(
+            p[:, 0], p[:, 1], settings=StatsSettings(n_resamples=BOOT), clusters=clusters
+        )
         net = net_preferences(p[:, 0], p[:, 1])
-        adjusted = length_adjusted_rate(net, gap, clusters, n_resamples=BOOT)
+        adjusted = length_adjusted_rate(
+            net, gap, clusters, settings=StatsSettings(n_resamples=BOOT)
+        )
         warned = bias_warning("cbr", raw.to_dict(), adjusted.to_dict()) is not None
         return raw.excludes(0.0), adjusted.low <= 0.0 <= adjusted.high, warned
 
@@ -134,7 +141,10 @@ def test_cluster_interval_covers_a_known_lbr_when_the_effect_varies_by_prompt() 
         p_x = np.repeat((1 + effect) / 2, 2)[:, None] * np.ones((1, 2))
         p = judge(rng, p_x, hard=True)
         est = preference_rate(
-            p[:, 0], p[:, 1], n_resamples=300, clusters=[j // 2 for j in range(2 * PROMPTS)]
+            p[:, 0],
+            p[:, 1],
+            settings=StatsSettings(n_resamples=300),
+            clusters=[j // 2 for j in range(2 * PROMPTS)],
         )
         covered.append(est.low <= true_lbr + rng.uniform(-0.0, 0.0) <= est.high)
     # The expectation over prompts of the uniform effect is true_lbr (clipping is inactive).
@@ -159,7 +169,7 @@ def position_trial(kind: str, p: float = 0.5, hard: bool = False):
         else:  # "slot": each prompt has a favourite slot, half A, half B
             slot = np.where(rng.random(PROMPTS) < 0.5, p, 1 - p)
             p1, p2 = judge(rng, np.stack([slot, slot]), hard)
-        stats = position_stats(p1, p2, n_resamples=BOOT)
+        stats = position_stats(p1, p2, settings=StatsSettings(n_resamples=BOOT))
         return position_warning(stats.to_dict()) is not None
 
     return run
@@ -209,7 +219,12 @@ def controlled_trial(p: float | None, hard: bool):
             p_x = np.where(d_len == 0, unbiased(rng, (2, PROMPTS)), p_x)
         p_tuned = judge(rng, p_x, hard).mean(axis=0)
         res = controlled_win_rate(
-            p_tuned, base_len + d_len, base_len, conf_t, conf_b, n_resamples=BOOT
+            p_tuned,
+            base_len + d_len,
+            base_len,
+            conf_t,
+            conf_b,
+            settings=StatsSettings(n_resamples=BOOT),
         )
         return any("differs from the raw" in w for w in res.warnings)
 
@@ -230,7 +245,10 @@ def test_controlled_warning_null_and_planted() -> None:
             win = np.where(d_len > 0, p, np.where(d_len < 0, 1 - p, 0.5))
             p_x = np.where(d_len == 0, unbiased(rng, (2, PROMPTS)), np.stack([win, win]))
             res = controlled_win_rate(
-                p_x.mean(axis=0), base_len + d_len, base_len, n_resamples=BOOT
+                p_x.mean(axis=0),
+                base_len + d_len,
+                base_len,
+                settings=StatsSettings(n_resamples=BOOT),
             )
             return any("differs from the raw" in w for w in res.warnings)
 

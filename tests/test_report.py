@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 import subprocess
@@ -12,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from analysis_helpers import edited
+from analysis_helpers import nearly_empty as make_nearly_empty
 from click.testing import CliRunner
 
+from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli
 from evalharness.report import read_analysis, write_reports
 from evalharness.report.content import fmt_est, preference_reading
@@ -64,7 +66,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def analysis(run_dir: Path) -> dict[str, Any]:
+def analysis(run_dir: Path) -> Analysis:
     return read_analysis(run_dir)
 
 
@@ -89,48 +91,47 @@ def test_run_writes_both_reports(run_dir: Path) -> None:
     assert (run_dir / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_markdown_has_headline_criteria_reliability(analysis: dict[str, Any]) -> None:
+def test_markdown_has_headline_criteria_reliability(analysis: Analysis) -> None:
     md = render_markdown(analysis)
-    head = analysis["headline"]
+    head = analysis.to_json()["headline"]
     assert "## Headline: tuned vs base" in md
     assert fmt_est(head["win_rate"], "pct").replace("[", "\\[").replace("]", "\\]") in md
     wins, ties, losses = (head["outcomes"][k] for k in ("win", "tie", "loss"))
     assert f"| {wins} / {ties} / {losses} |" in md
     assert f"{head['order_disagreements']} of {head['n']}" in md
     assert "Length-controlled win rate" in md
-    for name, entry in analysis["criteria"].items():
+    for name, entry in analysis.to_json()["criteria"].items():
         row = next(line for line in md.splitlines() if line.startswith(f"| {md_text(name)} |"))
         assert md_text(fmt_est(entry["tuned_minus_base"], "signed")) in row
     assert "Position consistency (tuned vs base)" in md
     assert "Parse failures" in md
 
 
-def test_markdown_bias_rows_have_readings(analysis: dict[str, Any]) -> None:
+def test_markdown_bias_rows_have_readings(analysis: Analysis) -> None:
     md = render_markdown(analysis)
-    lbr = analysis["bias"]["lbr"]
+    lbr = analysis.to_json()["bias"]["lbr"]
     assert lbr["low"] > 0, "the scripted judge prefers the longer answer"
     row = next(line for line in md.splitlines() if line.startswith("| Length bias, LBR"))
     assert md_text(fmt_est(lbr, "signed")) in row
     assert "it rewards length, not content" in row
     assert f"net {abs(lbr['value']) * 100:.0f} percentage points" in row
     assert "| Confidence bias, CBR" in md
-    for kind in analysis["bias"]["probes"]:
+    for kind in analysis.to_json()["bias"]["probes"]:
         assert f"| Preference for {kind} over original |" in md
     assert "### Which criterion each probe moves most" in md
 
 
-def test_markdown_renders_warnings_prominently(analysis: dict[str, Any]) -> None:
+def test_markdown_renders_warnings_prominently(analysis: Analysis) -> None:
     md = render_markdown(analysis)
-    assert analysis["warnings"], "the biased fake judge must trigger warnings"
+    assert analysis.warnings, "the biased fake judge must trigger warnings"
     trust = md.index("## ⚠ Can this judge be trusted?")
     assert trust < md.index("## Headline")
-    for warning in analysis["warnings"]:
+    for warning in analysis.warnings:
         assert f"- ⚠ {md_text(warning)}" in md
 
 
-def test_self_judging_gets_a_loud_line(analysis: dict[str, Any]) -> None:
-    changed = copy.deepcopy(analysis)
-    changed["reliability"]["judges_itself"] = ["tuned"]
+def test_self_judging_gets_a_loud_line(analysis: Analysis) -> None:
+    changed = edited(analysis, lambda d: d["reliability"].update(judges_itself=["tuned"]))
     md = render_markdown(changed)
     loud = next(line for line in md.splitlines() if line.startswith("> **⚠"))
     assert "IS ALSO THE TUNED MODEL" in loud
@@ -138,15 +139,15 @@ def test_self_judging_gets_a_loud_line(analysis: dict[str, Any]) -> None:
     assert "IS ALSO THE" not in render_markdown(analysis)
 
 
-def test_examples_time_first_up_to_four(analysis: dict[str, Any]) -> None:
+def test_examples_time_first_up_to_four(analysis: Analysis) -> None:
     md = render_markdown(analysis)
     headings = [line for line in md.splitlines() if line.startswith("### Example ")]
-    assert len(headings) == min(4, len(analysis["examples"]))
+    assert len(headings) == min(4, len(analysis.examples))
     assert headings[0] == "### Example 1: time"
     assert "Can you tell me the time?" in md
 
 
-def test_model_output_never_unescaped_in_markdown(analysis: dict[str, Any]) -> None:
+def test_model_output_never_unescaped_in_markdown(analysis: Analysis) -> None:
     md = render_markdown(analysis)
     assert PAYLOAD in md, "the response is shown verbatim inside a code block"
     prose = outside_fences(md)
@@ -156,12 +157,14 @@ def test_model_output_never_unescaped_in_markdown(analysis: dict[str, Any]) -> N
     assert block.startswith("`````text\n") and block.endswith("\n`````")
 
 
-def test_text_fields_escaped_in_markdown_and_html(analysis: dict[str, Any]) -> None:
-    evil = copy.deepcopy(analysis)
-    evil["examples"][0]["prompt_id"] = SCRIPT
-    evil["examples"][0]["prompt"] = IMG
-    evil["run"]["tuned"] = IMG
-    evil["warnings"].append(f"{SCRIPT} | *bold* [link](javascript:alert(1))")
+def test_text_fields_escaped_in_markdown_and_html(analysis: Analysis) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["examples"][0]["prompt_id"] = SCRIPT
+        data["examples"][0]["prompt"] = IMG
+        data["run"]["tuned"] = IMG
+        data["warnings"].append(f"{SCRIPT} | *bold* [link](javascript:alert(1))")
+
+    evil = edited(analysis, change)
     md = render_markdown(evil)
     prose = outside_fences(md)
     assert "<script" not in prose and "<img" not in prose
@@ -192,9 +195,8 @@ def test_html_plots_are_png_data_uris(run_dir: Path) -> None:
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_bias_not_run_renders(analysis: dict[str, Any]) -> None:
-    without = copy.deepcopy(analysis)
-    without["bias"] = None
+def test_bias_not_run_renders(analysis: Analysis) -> None:
+    without = edited(analysis, lambda d: d.update(bias=None))
     md = render_markdown(without)
     assert "Bias probes: **not run**" in md
     plots = render_plots(without)
@@ -204,11 +206,7 @@ def test_bias_not_run_renders(analysis: dict[str, Any]) -> None:
 
 
 def test_missing_sections_render_as_na() -> None:
-    nearly_empty: dict[str, Any] = {
-        "schema_version": 1,
-        "headline": {"win_rate": None},
-        "reliability": {"position": None},
-    }
+    nearly_empty = make_nearly_empty()
     md = render_markdown(nearly_empty)
     assert "n/a" in md and "not run" in md
     plots = render_plots(nearly_empty)
@@ -217,7 +215,7 @@ def test_missing_sections_render_as_na() -> None:
 
 
 def test_step_summary_is_appended_once_per_run(
-    analysis: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    analysis: Analysis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
@@ -233,7 +231,7 @@ def test_step_summary_is_appended_once_per_run(
     assert set(paths) == {"markdown", "html"} and paths["html"].exists()
 
 
-def test_no_step_summary_without_env(analysis: dict[str, Any], tmp_path: Path) -> None:
+def test_no_step_summary_without_env(analysis: Analysis, tmp_path: Path) -> None:
     paths = write_reports(RunStore(tmp_path), analysis)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
 

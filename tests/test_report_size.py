@@ -2,8 +2,10 @@
 
 import json
 
+from analysis_helpers import nearly_empty_json
 from click.testing import CliRunner
 
+from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli
 from evalharness.report import STEP_SUMMARY_LIMIT, fit_summary
 from evalharness.report.markdown import render_markdown
@@ -33,18 +35,18 @@ def test_a_huge_prompt_gives_a_report_md_under_the_comment_limit(tmp_path, monke
 
 
 def test_fit_markdown_drops_examples_when_cutting_is_not_enough():
-    analysis = {
-        "examples": [
-            {"prompt_id": f"p{i}", "prompt": "x" * 40_000, "responses": {"base": "b", "tuned": "t"}}
-            for i in range(4)
-        ],
-        "warnings": [],
-    }
+    both = {"base": "b", "tuned": "t"}
+    example = {"prompt_id": "p", "prompt": "x" * 40_000, "responses": both,
+               "tokens": {"base": 1, "tuned": 1},
+               "finish_reason": {"base": "stop", "tuned": "stop"},
+               "scores": {"base": {}, "tuned": {}}}  # fmt: skip
+    data = nearly_empty_json()
+    data["examples"] = [dict(example, prompt_id=f"p{i}") for i in range(4)]
+    analysis = Analysis.from_json(data)
     text = fit_markdown(analysis, render_markdown, limit=5_000)
     assert len(text) < 5_000 and NOTE in text
-    small = {"examples": analysis["examples"][:1], "warnings": []}
-    small["examples"] = [dict(small["examples"][0], prompt="short")]
-    assert NOTE not in fit_markdown(small, render_markdown)
+    data["examples"] = [dict(example, prompt="short")]
+    assert NOTE not in fit_markdown(Analysis.from_json(data), render_markdown)
 
 
 def test_the_job_summary_is_cut_to_its_room():

@@ -59,7 +59,7 @@ def assert_no_duplicates(run_dir: Path) -> None:
 def test_a_second_process_is_refused_naming_the_holder(tmp_path):
     prompts, config, env = setup(tmp_path)
     run_dir = tmp_path / "run"
-    slow = "fake:t?sleep=0.5"
+    slow = "fake:t?sleep=2.5"  # holds the lock ~10 s: two refused starts fit under load
     first = subprocess.Popen(
         command(run_dir, prompts, config, slow),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -94,7 +94,7 @@ def test_a_second_process_is_refused_naming_the_holder(tmp_path):
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     prompts, config, env = setup(tmp_path)
     run_dir = tmp_path / "run"
-    slow = "fake:t?sleep=0.5"
+    slow = "fake:t?sleep=2.5"  # holds the lock ~10 s: two refused starts fit under load
     victim = subprocess.Popen(
         command(run_dir, prompts, config, slow),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

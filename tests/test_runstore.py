@@ -164,3 +164,52 @@ def test_a_claim_that_fails_before_any_record_leaves_nothing(tmp_path):
         RunStore(run_dir).update_manifest(config={})
         raise ConfigError("bad input found late")
     assert not run_dir.exists()
+
+
+def test_record_keys_and_comparison_names_are_built_and_parsed_by_the_record_types():
+    from evalharness.records import (
+        PairwiseRecord,
+        ProbeRecord,
+        is_probe_comparison,
+        parse_probe_comparison,
+        probe_comparison,
+    )
+
+    assert probe_comparison("padded", "tuned") == "probe:padded:tuned"
+    assert probe_comparison("padded") == "probe:padded"  # judge-validate: no source role
+    assert parse_probe_comparison("probe:assertive_vs_hedged:base") == (
+        "assertive_vs_hedged",
+        "base",
+    )
+    assert parse_probe_comparison("probe:padded") == ("padded", None)
+    assert parse_probe_comparison("tuned_vs_base") is None
+    assert not is_probe_comparison("validate")
+    probe = ProbeRecord("p1", "tuned", "hedged", "rules", "text", 3, 4, False)
+    assert (probe.subject, probe.comparison) == ("tuned/hedged", "probe:hedged:tuned")
+    assert probe.key() == ProbeRecord.key_of(prompt_id="p1", source="tuned", kind="hedged")
+    key = PairwiseRecord.key_of(
+        order="yx", prompt_id="p", comparison="c", judge="j", rubric="r@1", template="t@1"
+    )
+    assert key == ("p", "c", "j", "r@1", "t@1", "yx")  # KEY_FIELDS order, whatever the call's
+    with pytest.raises(TypeError, match="takes exactly prompt_id, source, kind"):
+        ProbeRecord.key_of(prompt_id="p", source="tuned")
+
+
+def test_judge_setup_owns_only_its_judgments_and_builds_their_keys():
+    from evalharness.backends.fake import FakeBackend
+    from evalharness.config import RunConfig
+    from evalharness.judge.engine import Judge, PairItem, PointwiseItem
+    from evalharness.specs import parse_spec
+    from evalharness.templates import resolve_judge_setup
+
+    config = RunConfig(base="fake:b", tuned="fake:j", judge="fake:j")
+    setup = resolve_judge_setup(config)
+    assert setup.judges_itself == ("tuned",) and setup.text_tokens == 24
+    judge = Judge.from_setup(FakeBackend(parse_spec("fake:j")), setup)
+    points = judge.score([PointwiseItem("p", "tuned", "Q?", "A.")])
+    pairs = judge.compare([PairItem("p", "tuned_vs_base", "tuned", "base", "Q?", "x", "y")])
+    assert {r.key() for r in points} == setup.pointwise_keys("p", "tuned")
+    assert {r.key() for r in pairs} == setup.pairwise_keys("p", "tuned_vs_base")
+    assert all(setup.owns(r) for r in [*points, *pairs])
+    other = resolve_judge_setup(RunConfig(judge="fake:j", pairwise_template="pointwise"))
+    assert not any(other.owns(r) for r in pairs) and all(other.owns(r) for r in points)

@@ -97,3 +97,23 @@ def test_spec_without_a_target(raw):
 def test_builtin_is_not_a_prefix():
     with pytest.raises(ModelError, match="unknown model spec kind 'builtin'"):
         parse_spec("builtin:smollm2-135m-instruct")
+
+
+def test_every_spec_kind_has_a_backend_and_unknown_kinds_are_named():
+    from evalharness.backends import (
+        REGISTRY,
+        BackendOptions,
+        FakeOptions,
+        OpenAIOptions,
+        backend_kind,
+    )
+    from evalharness.errors import ModelError
+    from evalharness.specs import KINDS
+
+    assert set(REGISTRY) == set(KINDS)
+    with pytest.raises(ModelError, match=r"did you mean 'openai'\?.*valid names: builtin"):
+        backend_kind("opanai")
+    spec = parse_spec("openai:m@http://h:1/v1?chat=0")
+    options = backend_kind("openai").options(spec, BackendOptions(concurrency=2))
+    assert options == OpenAIOptions(concurrency=2, chat=False)
+    assert backend_kind("fake").options(parse_spec("fake:j"), BackendOptions()) == FakeOptions()

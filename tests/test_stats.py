@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import (
     ControlledWinRate,
     Estimate,
@@ -50,20 +51,20 @@ def test_estimate_to_dict_is_json_safe_and_excludes():
 def test_mean_ci_covers_true_mean_and_is_seeded():
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 1.0, 200)
-    est = mean_ci(x, seed=3, n_resamples=500)
+    est = mean_ci(x, settings=StatsSettings(seed=3, n_resamples=500))
     assert est.value == pytest.approx(x.mean())
     assert est.low < 2.0 < est.high
     assert est.low < est.value < est.high
     assert est.n == 200
-    assert mean_ci(x, seed=3, n_resamples=500) == est
-    assert mean_ci(x, seed=4, n_resamples=500) != est
+    assert mean_ci(x, settings=StatsSettings(seed=3, n_resamples=500)) == est
+    assert mean_ci(x, settings=StatsSettings(seed=4, n_resamples=500)) != est
 
 
 def test_paired_diff_uses_pairs():
     rng = np.random.default_rng(1)
     base = rng.normal(0, 10, 100)  # large between-prompt spread
     a = base + 0.5 + rng.normal(0, 0.1, 100)
-    est = paired_mean_diff_ci(a, base, n_resamples=500)
+    est = paired_mean_diff_ci(a, base, settings=StatsSettings(n_resamples=500))
     assert est.value == pytest.approx(0.5, abs=0.05)
     # Pairing removes the between-prompt spread: a tight interval that excludes 0.
     assert est.excludes(0.0)
@@ -81,9 +82,9 @@ def test_non_finite_input_is_rejected_with_index():
     with pytest.raises(HarnessError, match=r"p_tuned\[1\].*not a probability"):
         win_rate([0.2, 1.2])
     with pytest.raises(HarnessError, match="confidence"):
-        mean_ci([1.0, 2.0], confidence=1.5)
+        mean_ci([1.0, 2.0], settings=StatsSettings(confidence=1.5))
     with pytest.raises(HarnessError, match="n_resamples"):
-        mean_ci([1.0, 2.0], n_resamples=0)
+        mean_ci([1.0, 2.0], settings=StatsSettings(n_resamples=0))
 
 
 @pytest.mark.parametrize(
@@ -125,8 +126,8 @@ def test_cluster_bootstrap_counts_prompts_and_is_wider_for_correlated_items():
     prompt_effect = rng.normal(0, 1, 40)
     values = np.repeat(prompt_effect, 2) + rng.normal(0, 0.1, 80)  # two items per prompt
     clusters = np.repeat(np.arange(40), 2).tolist()
-    items = mean_ci(values, n_resamples=500)
-    prompts = mean_ci(values, n_resamples=500, clusters=clusters)
+    items = mean_ci(values, settings=StatsSettings(n_resamples=500))
+    prompts = mean_ci(values, settings=StatsSettings(n_resamples=500), clusters=clusters)
     assert items.n == 80 and prompts.n == 40
     assert prompts.value == pytest.approx(items.value)
     assert prompts.high - prompts.low > 1.25 * (items.high - items.low)
@@ -165,7 +166,7 @@ def test_win_rate_all_wins_and_ties():
     assert wins.value == 1.0 and wins.n == 4
     assert "all values equal" in wins.note
     assert win_rate([0.5, 0.52, 0.48]).value == 0.5
-    mixed = win_rate([1.0, 0.0, 0.5, 0.5], n_resamples=300)
+    mixed = win_rate([1.0, 0.0, 0.5, 0.5], settings=StatsSettings(n_resamples=300))
     assert mixed.value == 0.5
     assert mixed.low < 0.5 < mixed.high
 
@@ -175,8 +176,8 @@ def test_win_rate_ci_narrows_with_n():
         rng = np.random.default_rng(seed)
         return judge_both_orders(rng, np.full(n, 0.65))
 
-    small = win_rate(simulate(20, 0), n_resamples=500)
-    large = win_rate(simulate(400, 1), n_resamples=500)
+    small = win_rate(simulate(20, 0), settings=StatsSettings(n_resamples=500))
+    large = win_rate(simulate(400, 1), settings=StatsSettings(n_resamples=500))
     width_small = small.high - small.low
     width_large = large.high - large.low
     assert width_large < width_small / 2.5  # ~ sqrt(400/20) = 4.5 in theory
@@ -206,7 +207,7 @@ def test_cohen_kappa_undefined_is_nan_without_warnings():
 def test_accuracy_with_ci():
     labels = [1, 2] * 50
     preds = [1, 2] * 40 + [2, 1] * 10
-    est = accuracy(labels, preds, n_resamples=500)
+    est = accuracy(labels, preds, settings=StatsSettings(n_resamples=500))
     assert est.value == pytest.approx(0.8)
     assert est.low < 0.8 < est.high
     assert est.low > 0.65 and est.high < 0.92
@@ -230,7 +231,9 @@ def test_controlled_win_rate_removes_length_bias():
     rng = np.random.default_rng(0)
     len_tuned, len_base, logit = length_world(rng, 500)
     p = judge_both_orders(rng, sigmoid(logit))
-    res = controlled_win_rate(p, len_tuned, len_base, seed=1, n_resamples=150)
+    res = controlled_win_rate(
+        p, len_tuned, len_base, settings=StatsSettings(seed=1, n_resamples=150)
+    )
     assert isinstance(res, ControlledWinRate)
     assert res.raw.value > 0.6 and res.raw.low > 0.55
     lc = res.length_controlled
@@ -255,7 +258,12 @@ def test_controlled_win_rate_with_confidence_term():
     logit = logit + 1.0 * (conf_tuned - conf_base)
     p = judge_both_orders(rng, sigmoid(logit))
     res = controlled_win_rate(
-        p, len_tuned, len_base, conf_tuned, conf_base, seed=1, n_resamples=150
+        p,
+        len_tuned,
+        len_base,
+        conf_tuned,
+        conf_base,
+        settings=StatsSettings(seed=1, n_resamples=150),
     )
     full = res.length_confidence_controlled
     assert full is not None
@@ -271,7 +279,9 @@ def test_controlled_equals_raw_without_length_effect():
     rng = np.random.default_rng(3)
     len_tuned, len_base, logit = length_world(rng, 400, b_len=0.0, b0=0.4)
     p = judge_both_orders(rng, sigmoid(logit))
-    res = controlled_win_rate(p, len_tuned, len_base, seed=0, n_resamples=100)
+    res = controlled_win_rate(
+        p, len_tuned, len_base, settings=StatsSettings(seed=0, n_resamples=100)
+    )
     assert abs(res.length_controlled.value - res.raw.value) < res.raw.half_width
     assert res.coefficients["length"].excludes(0.0) is False
     assert not any("differs from the raw" in w for w in res.warnings)
@@ -282,8 +292,8 @@ def test_controlled_win_rate_is_deterministic_given_seed():
     rng = np.random.default_rng(4)
     len_tuned, len_base, logit = length_world(rng, 60)
     p = judge_both_orders(rng, sigmoid(logit))
-    a = controlled_win_rate(p, len_tuned, len_base, seed=7, n_resamples=40)
-    b = controlled_win_rate(p, len_tuned, len_base, seed=7, n_resamples=40)
+    a = controlled_win_rate(p, len_tuned, len_base, settings=StatsSettings(seed=7, n_resamples=40))
+    b = controlled_win_rate(p, len_tuned, len_base, settings=StatsSettings(seed=7, n_resamples=40))
     assert a.to_dict() == b.to_dict()
 
 
@@ -293,7 +303,7 @@ def test_controlled_win_rate_drops_constant_length_term():
     lengths = np.full(50, 100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = controlled_win_rate(p, lengths + 10, lengths, n_resamples=40)
+        res = controlled_win_rate(p, lengths + 10, lengths, settings=StatsSettings(n_resamples=40))
     assert any("length could not be estimated" in w for w in res.warnings)
     assert "length" in res.length.dropped
     assert res.to_dict()["length_controlled"]["dropped_terms"] == res.length.dropped
@@ -306,7 +316,9 @@ def test_controlled_win_rate_drops_constant_length_term():
 def test_controlled_win_rate_too_few_prompts(n):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = controlled_win_rate([0.6] * n, list(range(n)), [0] * n, n_resamples=20)
+        res = controlled_win_rate(
+            [0.6] * n, list(range(n)), [0] * n, settings=StatsSettings(n_resamples=20)
+        )
     lc = res.length_controlled
     assert math.isnan(lc.low) and math.isnan(lc.high)
     assert lc.note
@@ -316,7 +328,9 @@ def test_controlled_win_rate_too_few_prompts(n):
 def test_controlled_win_rate_constant_preference_is_degenerate_not_missing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = controlled_win_rate([1.0] * 6, [1, 2, 3, 4, 5, 6], [0] * 6, n_resamples=20)
+        res = controlled_win_rate(
+            [1.0] * 6, [1, 2, 3, 4, 5, 6], [0] * 6, settings=StatsSettings(n_resamples=20)
+        )
     # Tuned is longer on every prompt and always wins: length and quality cannot be told
     # apart, so there is no controlled rate, and a warning says so.
     lc = res.length_controlled
@@ -324,7 +338,9 @@ def test_controlled_win_rate_constant_preference_is_degenerate_not_missing():
     assert "extrapolation" in res.length.extrapolation
     assert any("cannot be told apart" in w for w in res.warnings)
     # With some prompts of equal length, a constant preference is a degenerate rate.
-    res = controlled_win_rate([1.0] * 6, [0, 0, 3, 4, 5, 6], [0] * 6, n_resamples=20)
+    res = controlled_win_rate(
+        [1.0] * 6, [0, 0, 3, 4, 5, 6], [0] * 6, settings=StatsSettings(n_resamples=20)
+    )
     lc = res.length_controlled
     assert (lc.value, lc.low, lc.high) == (1.0, 1.0, 1.0)
     assert not res.warnings
@@ -336,12 +352,20 @@ def test_controlled_win_rate_singular_design_and_separation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         singular = controlled_win_rate(
-            [0.2, 0.8] * 4, d, 0 * d, conf_tuned=collinear, conf_base=0 * d, n_resamples=20
+            [0.2, 0.8] * 4,
+            d,
+            0 * d,
+            conf_tuned=collinear,
+            conf_base=0 * d,
+            settings=StatsSettings(n_resamples=20),
         )
         # Shorter tuned answers always lose, equal ones tie: quasi-separation. The fit still
         # settles its intercept (the prediction at equal length), near 0.5.
         sep = controlled_win_rate(
-            [0.0] * 10 + [0.5] * 10, [0] * 10 + [5] * 10, [5] * 10 + [5] * 10, n_resamples=50
+            [0.0] * 10 + [0.5] * 10,
+            [0] * 10 + [5] * 10,
+            [5] * 10 + [5] * 10,
+            settings=StatsSettings(n_resamples=50),
         )
     full = singular.length_confidence_controlled
     assert full is not None and math.isnan(full.value)
@@ -369,7 +393,9 @@ def test_batched_fit_matches_statsmodels():
 def test_failed_refits_are_counted_and_too_many_leave_no_interval():
     # Only two prompts differ in length: many resamples have no length variation.
     p = [0.5] * 8 + [0.9, 0.1]
-    res = controlled_win_rate(p, [1] * 8 + [3, 0], [1] * 10, n_resamples=200)
+    res = controlled_win_rate(
+        p, [1] * 8 + [3, 0], [1] * 10, settings=StatsSettings(n_resamples=200)
+    )
     lc = res.length_controlled
     assert math.isnan(lc.low)
     assert "bootstrap refits failed" in lc.note
@@ -401,7 +427,7 @@ def test_length_difference_far_from_zero_is_dropped_not_singular():
     rng = np.random.default_rng(12)
     d = rng.integers(28, 31, 40).astype(float)
     p = rng.uniform(0.6, 1.0, 40)
-    res = controlled_win_rate(p, 10 + d, np.full(40, 10.0), n_resamples=50)
+    res = controlled_win_rate(p, 10 + d, np.full(40, 10.0), settings=StatsSettings(n_resamples=50))
     assert "barely varies" in res.length.dropped["length"]
     assert any("length could not be estimated" in w for w in res.warnings)
     assert not any("singular" in w for w in res.warnings)
@@ -412,14 +438,18 @@ def test_turns_of_a_conversation_are_one_resampling_unit():
 
     assert unit("mt81/turn-2") == unit("mt81/turn-1") == unit("mt81") == "mt81"
     assert unit("plain/id") == "plain/id"
-    est = win_rate([0.9, 0.9, 0.1, 0.1], clusters=["a", "a", "b", "b"], n_resamples=50)
+    est = win_rate(
+        [0.9, 0.9, 0.1, 0.1], clusters=["a", "a", "b", "b"], settings=StatsSettings(n_resamples=50)
+    )
     assert est.n == 2
 
 
 def test_intercept_only_model_never_differs_from_raw():
     rng = np.random.default_rng(13)
     p = rng.uniform(0.2, 0.9, 30)
-    res = controlled_win_rate(p, np.full(30, 50.0), np.full(30, 20.0), n_resamples=100)
+    res = controlled_win_rate(
+        p, np.full(30, 50.0), np.full(30, 20.0), settings=StatsSettings(n_resamples=100)
+    )
     assert res.length.difference.value == 0.0 and res.length.p_value == 1.0
     assert res.length_controlled.value == pytest.approx(res.raw.value)
     assert not any("differs from the raw" in w for w in res.warnings)

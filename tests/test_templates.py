@@ -176,3 +176,19 @@ def test_pairwise_renders_both_responses_in_order():
     assert user.index("Response A") < user.index("Yes.") < user.index("Response B")
     assert user.index("Response B") < user.index("I cannot know the time.")
     assert user.rstrip().endswith("Answer with a single letter, A or B.")
+
+
+def test_choice_instruction_is_a_template_field(tmp_path):
+    """Optional: without it the line comes from the answer prefix; with it, it must name
+    where the choices go."""
+    plain = load_template(str(write(tmp_path, SIMPLE)))
+    assert (
+        plain.choice_line()
+        == 'Reply with your "Score" only: exactly one of 1, 2, and nothing else.'
+    )
+    custom = SIMPLE + 'choice_instruction: "Answer {choices} only."\n'
+    assert load_template(str(write(tmp_path, custom))).choice_line() == "Answer 1, 2 only."
+    with pytest.raises(ConfigError, match=r"t.yaml:\d+: choice_instruction: must contain"):
+        load_template(str(write(tmp_path, SIMPLE + 'choice_instruction: "Answer."\n')))
+    with pytest.raises(ConfigError, match="choice_instruction: must be a string"):
+        load_template(str(write(tmp_path, SIMPLE + "choice_instruction: 3\n")))

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from evalharness.config import RunConfig
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.templates import template_keys
+from evalharness.templates import resolve_judge_setup
 
 SCRIPT = '<script>window.__pwned=1;document.title="pwned"</script>'
 IMG = '<img src=x onerror="window.__pwned=2">'
@@ -103,9 +102,10 @@ def make_run(run_dir: Path, n: int, labels: bool = True) -> Planted:
     """Write a run of ``n`` prompts (plus one whose id is HTML) and return what was planted."""
     store = RunStore(run_dir)
     store.update_manifest(config=asdict(CONFIG))
-    rubric = load_rubric(CONFIG.rubric)
-    point_t, pair_t = template_keys(CONFIG)
-    criteria = [c.name for c in rubric.criteria]
+    setup = resolve_judge_setup(CONFIG)
+    rubric = setup.rubric
+    point_t, pair_t = setup.pointwise.key, setup.pairwise.key
+    criteria = setup.criteria
     planted = Planted()
     records: list = []
     label_lines: list[str] = []

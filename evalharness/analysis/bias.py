@@ -25,6 +25,7 @@ from evalharness.analysis.estimate import (
 )
 from evalharness.analysis.intervals import bootstrap_mean, holm, wilson, zero_test_p
 from evalharness.analysis.position import PositionStats, position_stats, position_warning
+from evalharness.analysis.settings import DEFAULT_STATS, StatsSettings
 from evalharness.errors import HarnessError
 
 __all__ = [
@@ -61,9 +62,7 @@ def net_preferences(p_x_first: Sequence[float], p_x_second: Sequence[float]) -> 
 def preference_rate(
     p_x_first: Sequence[float],
     p_x_second: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Net preference for variant X over Y, from -1 (always Y) through 0 (none) to +1 (always X).
@@ -74,24 +73,20 @@ def preference_rate(
     the confidence bias rate (CBR). A degenerate interval means every item agreed.
     """
     d = net_preferences(p_x_first, p_x_second)
-    return bootstrap_mean(
-        d, seed, n_resamples, confidence, where="preference_rate", clusters=clusters
-    )
+    return bootstrap_mean(d, settings, where="preference_rate", clusters=clusters)
 
 
 def score_shift(
     orig: Sequence[float],
     variant: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Mean paired change ``variant - orig`` of an expected pointwise score, with a CI."""
     where = "score_shift"
     a, b = as_vector(variant, "variant", where), as_vector(orig, "orig", where)
     same_length(where, variant=a, orig=b)
-    return bootstrap_mean(a - b, seed, n_resamples, confidence, where=where, clusters=clusters)
+    return bootstrap_mean(a - b, settings, where=where, clusters=clusters)
 
 
 def familywise_shifts(
@@ -168,13 +163,12 @@ def longer_baseline(
     labels: Sequence[int],
     len_1: Sequence[float],
     len_2: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
     confidence: float = 0.95,
 ) -> Estimate:
     """Accuracy of always picking the longer response against labels 1/2 (equal length: half).
 
-    A proportion with half votes, with a Wilson interval.
+    A proportion with half votes, with a Wilson interval (no bootstrap: only the confidence
+    level applies).
     """
     where = "longer_baseline"
     y = as_vector(labels, "labels", where)
@@ -193,9 +187,7 @@ def length_adjusted_rate(
     net: Sequence[float] | np.ndarray,
     d_len: Sequence[float],
     clusters: Sequence[Hashable] | None = None,
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
 ) -> Estimate:
     """Net preference read at equal length: the intercept of ``net ~ 1 + sign(Δlen)``.
 
@@ -205,6 +197,7 @@ def length_adjusted_rate(
     (statsmodels) with cluster-robust errors over ``clusters`` (prompts) and a t interval.
     When every ``Δlen`` is 0 this is the plain mean with its bootstrap interval.
     """
+    confidence = settings.confidence
     import statsmodels.api as sm
 
     where = "length_adjusted_rate"
@@ -212,7 +205,7 @@ def length_adjusted_rate(
     x = np.sign(as_vector(d_len, "d_len", where))
     n = same_length(where, net=y, d_len=x)
     if n == 0 or not np.any(x != 0):
-        est = bootstrap_mean(y, seed, n_resamples, confidence, where=where, clusters=clusters)
+        est = bootstrap_mean(y, settings, where=where, clusters=clusters)
         return Estimate(est.value, est.low, est.high, est.n, _note_join(est.note, "lengths equal"))
     nan = float("nan")
     if np.ptp(x) == 0.0:

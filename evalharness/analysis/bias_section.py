@@ -17,9 +17,10 @@ from evalharness.analysis.bias import (
     score_shift,
 )
 from evalharness.analysis.intervals import bootstrap_mean
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import Estimate
 from evalharness.config import RunConfig
-from evalharness.records import ProbeRecord
+from evalharness.records import CONFIDENCE_COMPARISON, ProbeRecord, parse_probe_comparison
 
 Scores = dict[tuple[str, str], dict[str, float]]
 Pairs = dict[str, dict[str, tuple[float, float]]]
@@ -32,7 +33,7 @@ def unit(prompt_id: str) -> str:
 
 def boot(config: RunConfig) -> dict[str, Any]:
     """The seed, resample count and confidence of every interval of a run."""
-    return {"seed": config.seed, "n_resamples": config.bootstrap, "confidence": config.confidence}
+    return {"settings": StatsSettings(config.seed, config.bootstrap, config.confidence)}
 
 
 def _mean(values: Any) -> float | None:
@@ -56,24 +57,25 @@ def _shift_diffs(scores: Scores, criterion: str, before: str, after: str) -> Dif
 
 
 def _rate_items(
-    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], prefix: str
+    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], kind: str
 ) -> tuple[list[float], list[float], list[str], list[str]]:
-    """p_x in both orders, the prompt id and the comparison of every item of a probe."""
-    first, second, clusters, comparisons = [], [], [], []
+    """p_x in both orders, the prompt id and the source role of every item of a probe kind."""
+    first, second, clusters, sources = [], [], [], []
     for comparison, pairs in sorted(pairs_by_comparison.items()):
-        if comparison.startswith(prefix):
+        probe = parse_probe_comparison(comparison)
+        if probe is not None and probe[0] == kind and probe[1] is not None:
             for prompt_id, p in sorted(pairs.items()):
                 first.append(p[0])
                 second.append(p[1])
                 clusters.append(prompt_id)
-                comparisons.append(comparison)
-    return first, second, clusters, comparisons
+                sources.append(probe[1])
+    return first, second, clusters, sources
 
 
 def _rate(
-    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], prefix: str, config: RunConfig
+    pairs_by_comparison: dict[str, dict[str, tuple[float, float]]], kind: str, config: RunConfig
 ) -> Estimate:
-    first, second, clusters, _ = _rate_items(pairs_by_comparison, prefix)
+    first, second, clusters, _ = _rate_items(pairs_by_comparison, kind)
     net = net_preferences(first, second)
     units = [unit(c) for c in clusters]
     return bootstrap_mean(net, where="preference_rate", clusters=units, note="", **boot(config))
@@ -109,7 +111,7 @@ def bias_section(
         these = [p for p in probes if p.kind == kind]
         mine = {c: shifts[(kind, c)] for c in rubric_criteria}
         out["probes"][kind] = {
-            "preference_over_original": _rate(pairs, f"probe:{kind}:", config).to_dict(),
+            "preference_over_original": _rate(pairs, kind, config).to_dict(),
             "score_shift": {c: e.to_dict() for c, e in mine.items()},
             "exploitability": _exploit(mine, {c: family.get((kind, c)) for c in mine}),
             "noop": sum(p.noop for p in these),
@@ -118,7 +120,7 @@ def bias_section(
             "mean_variant_tokens": _mean(p.variant_tokens for p in these),
         }
     out["lbr"] = out["probes"].get("padded", {}).get("preference_over_original")
-    out["cbr"] = _rate(pairs, "probe:assertive_vs_hedged:", config).to_dict()
+    out["cbr"] = _rate(pairs, CONFIDENCE_COMPARISON, config).to_dict()
     out["cbr_length_adjusted"] = _cbr_adjusted(pairs, probes, config).to_dict()
     out["cbr_length_gap"] = _length_gap(probes)
     cbr = {c: shifts[("assertive vs hedged", c)] for c in rubric_criteria}
@@ -134,13 +136,12 @@ def _cbr_adjusted(
     pairs: dict[str, dict[str, tuple[float, float]]], probes: list[ProbeRecord], config: RunConfig
 ) -> Estimate:
     """CBR read at equal length: regression of the net preference on the token difference."""
-    tokens = {(p.prompt_id, p.source, p.kind): p.variant_tokens for p in probes}
-    first, second, clusters, comparisons = _rate_items(pairs, "probe:assertive_vs_hedged:")
+    tokens = {p.key(): p.variant_tokens for p in probes}
+    first, second, clusters, roles = _rate_items(pairs, CONFIDENCE_COMPARISON)
     gaps = []
-    for prompt_id, comparison in zip(clusters, comparisons, strict=True):
-        role = comparison.rsplit(":", 1)[-1]
-        a = tokens.get((prompt_id, role, "assertive"), 0)
-        h = tokens.get((prompt_id, role, "hedged"), 0)
+    for prompt_id, role in zip(clusters, roles, strict=True):
+        a = tokens.get(ProbeRecord.key_of(prompt_id=prompt_id, source=role, kind="assertive"), 0)
+        h = tokens.get(ProbeRecord.key_of(prompt_id=prompt_id, source=role, kind="hedged"), 0)
         gaps.append(float(a - h))
     net = net_preferences(first, second)
     return length_adjusted_rate(net, gaps, [unit(c) for c in clusters], **boot(config))

@@ -34,9 +34,12 @@ from evalharness.analysis.estimate import (
     warning_text,
 )
 from evalharness.analysis.intervals import bootstrap_mean, bootstrap_p, holm, percentile_interval
+from evalharness.analysis.settings import StatsSettings
 from evalharness.errors import HarnessError
 
 MAX_FAILED_SHARE = 0.05
+CONTROLLED_STATS = StatsSettings(n_resamples=1000)
+"""The default settings of the controlled win rate (each resample refits the model)."""
 _MAX_ITER = 100
 _MAX_STEP = 5.0
 
@@ -289,15 +292,14 @@ def controlled_win_rate(
     len_base: Sequence[float],
     conf_tuned: Sequence[float] | None = None,
     conf_base: Sequence[float] | None = None,
-    seed: int = 0,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
+    settings: StatsSettings = CONTROLLED_STATS,
 ) -> ControlledWinRate:
     """Win rate of tuned over base with length (and confidence) bias regressed out.
 
     ``Δlen`` is the length difference in tokens (tuned − base) and ``Δconf`` the
     confidence-marker density difference; one value per prompt. See the module docstring.
     """
+    seed, n_resamples, confidence = settings.seed, settings.n_resamples, settings.confidence
     where = "controlled_win_rate"
     check_settings(where, n_resamples, confidence)
     y = as_probabilities(p_tuned, "p_tuned", where)
@@ -313,7 +315,7 @@ def controlled_win_rate(
         d_conf = ct - cb
     d_len = lt - lb
     n = len(y)
-    raw = bootstrap_mean(y, seed, n_resamples, confidence, "mean soft preference", where)
+    raw = bootstrap_mean(y, settings, "mean soft preference", where)
     idx = np.random.default_rng(seed).integers(0, max(n, 1), size=(n_resamples, n))
     length, messages = _controlled(y, d_len, None, idx, confidence)
     full: ControlledRate | None = None

@@ -107,14 +107,8 @@ def summarize(store: RunStore, bias: Mapping[str, Any] | None = None) -> dict[st
         row["token_source"] = "server usage fields" if server else "tokenizer"
     points = store.read(PointwiseRecord)
     pairs = store.read(PairwiseRecord)
-    main = _judgments(
-        [r for r in points if "/" not in r.subject]
-        + [r for r in pairs if not r.comparison.startswith("probe:")]
-    )
-    probe = _judgments(
-        [r for r in points if "/" in r.subject]
-        + [r for r in pairs if r.comparison.startswith("probe:")]
-    )
+    main = _judgments([r for r in points if not r.is_probe] + [r for r in pairs if not r.is_probe])
+    probe = _judgments([r for r in points if r.is_probe] + [r for r in pairs if r.is_probe])
     stages: dict[str, dict[str, Any]] = {
         "generate": {
             "answers": len(gens),
@@ -151,50 +145,3 @@ def summarize(store: RunStore, bias: Mapping[str, Any] | None = None) -> dict[st
             widths[name] = round(high - low, 4) if low is not None and high is not None else None
         out["bias_interval_width"] = widths
     return out
-
-
-COST_HEADER = ("stage", "work", "tokens", "seconds", "share of run")
-
-
-def cost_rows(analysis: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """The report's run-cost table: one row per stage, then one per probe kind."""
-    cost = analysis.get("cost") or {}
-    stages = cost.get("stages") or {}
-    share = cost.get("share") or {}
-    rows = []
-
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{value:.0%}"
-
-    gen = stages.get("generate")
-    if gen:
-        sources = sorted({r.get("token_source", "") for r in gen.get("by_role", {}).values()})
-        tokens = f"{gen['output_tokens']:,} generated, {gen['prompt_tokens']:,} prompt"
-        rows.append(
-            (
-                "generate",
-                f"{gen['answers']} answers",
-                f"{tokens} ({', '.join(s for s in sources if s)})",
-                f"{gen['seconds']:.1f}",
-                pct(share.get("generate")),
-            )
-        )
-    for stage in ("judge", "bias"):
-        row = stages.get(stage)
-        if not row or not row.get("judgments"):
-            continue
-        computed = row.get("judge_tokens_computed")
-        tokens = "–" if computed is None else f"{computed:,} computed by the judge"
-        rows.append(
-            (
-                stage,
-                f"{row['judgments']} judgments",
-                tokens,
-                f"{row['seconds']:.1f}",
-                pct(share.get(stage)),
-            )
-        )
-    probe_share = cost.get("probe_share_of_run") or {}
-    for kind, spent in (cost.get("probe_seconds") or {}).items():
-        rows.append((f"bias: {kind}", "", "", f"{spent:.1f}", pct(probe_share.get(kind))))
-    return rows

@@ -51,9 +51,9 @@ def _stage(record: Record) -> str:
     if isinstance(record, GenerationRecord):
         return "generate"
     if isinstance(record, PointwiseRecord):
-        return "bias pointwise" if "/" in record.subject else "judge pointwise"
+        return "bias pointwise" if record.is_probe else "judge pointwise"
     assert isinstance(record, PairwiseRecord)
-    return "bias pairwise" if record.comparison.startswith("probe:") else "judge pairwise"
+    return "bias pairwise" if record.is_probe else "judge pairwise"
 
 
 def count_failures(

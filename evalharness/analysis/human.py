@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from evalharness.analysis.codec import decode
+from evalharness.analysis.model import Analysis
+from evalharness.analysis.model_probes import Human
 from evalharness.analysis.ppi import effective_labels, labels_needed, ppi_mean, quantile
 from evalharness.analysis.stats import Estimate, bootstrap_mean, outcome
 from evalharness.labels.records import LabelRecord, human_value, standing
@@ -232,7 +235,7 @@ def human_check(
         "extra_labeled": extra,
         "unlabeled_prompts": len(unlabeled),
         "labels_without_judgment": sorted(p for p in by_prompt if p not in judged),
-        "agreement": bootstrap_mean(np.array(agree), seed=0).to_dict() if agree else None,
+        "agreement": bootstrap_mean(np.array(agree)).to_dict() if agree else None,
         "kappa": _kappa(table) if agree else None,
         "confusion": confusion,
         "disagreements": disagreements,
@@ -250,17 +253,19 @@ def human_check(
 
 def human_for_run(
     store: Any,
-    analysis: dict[str, Any],
+    analysis: Analysis,
     scores: dict[tuple[str, str], dict[str, float]],
     criteria: list[str],
     tie_band: float,
-) -> dict[str, Any] | None:
-    """The ``human`` section for a run directory (its labels.jsonl), None without labels."""
+) -> Human | None:
+    """The ``human`` section for a run directory (its labels.jsonl), None without labels.
+
+    ``analysis`` gives the judge's per-prompt preferences and the texts of the examples.
+    """
     records = store.read(LabelRecord)
     if not records:
         return None
-    texts = {
-        e["prompt_id"]: {"prompt": e["prompt"], **e["responses"]} for e in analysis["examples"]
-    }
-    per_prompt = analysis["headline"].get("per_prompt", {})
-    return human_check(records, per_prompt, tie_band, texts, scores, criteria)
+    texts = {e.prompt_id: {"prompt": e.prompt, **e.responses} for e in analysis.examples}
+    per_prompt = {k: {"p_tuned": v.p_tuned} for k, v in analysis.headline.per_prompt.items()}
+    section = human_check(records, per_prompt, tie_band, texts, scores, criteria)
+    return None if section is None else decode(Human, section, "human")

@@ -25,6 +25,7 @@ from evalharness.analysis.estimate import (
     join_notes,
     warning_text,
 )
+from evalharness.analysis.settings import DEFAULT_STATS, StatsSettings
 from evalharness.errors import HarnessError
 
 DEGENERATE_NOTE = "all values equal; degenerate interval"
@@ -68,9 +69,7 @@ def _ratio(sums: FloatArray, counts: FloatArray, axis: int = -1) -> FloatArray:
 
 def bootstrap_mean(
     x: FloatArray,
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     note: str = "",
     where: str = "bootstrap_mean",
     clusters: Sequence[Hashable] | None = None,
@@ -81,6 +80,7 @@ def bootstrap_mean(
     the mean over the resampled values; ``n`` is then the number of clusters. ``note`` is
     prepended to the estimate's note and ``where`` names the caller in errors.
     """
+    seed, n_resamples, confidence = settings.seed, settings.n_resamples, settings.confidence
     from scipy.stats import bootstrap
 
     check_settings(where, n_resamples, confidence)

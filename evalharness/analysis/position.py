@@ -23,6 +23,7 @@ import numpy as np
 
 from evalharness.analysis.estimate import Estimate, as_probabilities, same_length
 from evalharness.analysis.intervals import bootstrap_mean, wilson
+from evalharness.analysis.settings import DEFAULT_STATS, StatsSettings
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,7 @@ def _slot_a(p: np.ndarray) -> np.ndarray:
 def position_stats(
     p_a_order1: Sequence[float],
     p_a_order2: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> PositionStats:
     """Consistency, order disagreements, first-slot share and the position findings.
@@ -89,6 +88,7 @@ def position_stats(
     ``p_a_order1[i]`` is P(A) with X in slot A and ``p_a_order2[i]`` P(A) with X in slot B.
     ``clusters`` (prompt ids) are used by the bootstrap of ``mean_p_first``.
     """
+    confidence = settings.confidence
     where = "position_stats"
     p1 = as_probabilities(p_a_order1, "p_a_order1", where)
     p2 = as_probabilities(p_a_order2, "p_a_order2", where)
@@ -110,9 +110,7 @@ def position_stats(
         undecided=int(np.sum(undecided)),
         consistency=wilson(float(np.sum(consistent)), n, confidence),
         first_slot_share=wilson(slot_votes, 2 * n, confidence),
-        mean_p_first=bootstrap_mean(
-            mean_p, seed, n_resamples, confidence, where=where, clusters=clusters
-        ),
+        mean_p_first=bootstrap_mean(mean_p, settings, where=where, clusters=clusters),
         slot_decided_share=wilson(float(np.sum(disagreement)), decided, confidence),
         favours=favours,
         slot_decides=decided_test.n > 0 and decided_test.low > 0.5,

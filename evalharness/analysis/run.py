@@ -1,15 +1,17 @@
 """Analysis of a run: win rates, per-criterion scores, judge reliability and bias.
 
-Reads the run's records and returns the JSON document written to ``analysis.json``; the
-schema is documented in docs/analysis-schema.md. Every estimate is ``{value, low, high, n,
-note}``: proportions with a Wilson interval, means with a bootstrap over prompts (all items
-of a prompt resampled together), at the run's ``confidence`` with ``bootstrap`` resamples.
+Reads the run's records and returns an :class:`~evalharness.analysis.model.Analysis`, whose
+``to_json`` is the document written to ``analysis.json`` (docs/analysis-schema.md). Every
+estimate is ``{value, low, high, n, note}``: proportions with a Wilson interval, means with a
+bootstrap over prompts (all items of a prompt resampled together), at the run's
+``confidence`` with ``bootstrap`` resamples.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from evalharness.analysis.bias import position_stats, score_shift
@@ -19,6 +21,7 @@ from evalharness.analysis.cost import summarize as cost_summary
 from evalharness.analysis.failures import count_failures, error_kind, failure_warnings
 from evalharness.analysis.human import human_for_run
 from evalharness.analysis.intervals import wilson
+from evalharness.analysis.model import ANALYSIS_SCHEMA_VERSION, Analysis
 from evalharness.analysis.readings import (
     bias_warning,
     mass_warning,
@@ -28,13 +31,12 @@ from evalharness.analysis.readings import (
 from evalharness.analysis.stats import controlled_win_rate, mean_ci, outcome, win_rate
 from evalharness.config import RunConfig, self_judging
 from evalharness.records import MAIN_COMPARISON, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore, generations_by_prompt
-from evalharness.templates import template_keys
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.text.markers import confidence_density
 from evalharness.text.rules import load_rules
 
-ANALYSIS_SCHEMA_VERSION = 1
+__all__ = ["ANALYSIS_SCHEMA_VERSION", "analyze", "paired_orders", "warnings_for"]
 
 
 def paired_orders(records: Iterable[PairwiseRecord]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -169,18 +171,14 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(items) / len(items) if items else None
 
 
-def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
-    """Compute every number of the report from the run's records."""
-    rubric = load_rubric(config.rubric)
+def analyze(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Analysis:
+    """Compute every number of the report from the run's records (those of the judge setup,
+    resolved from ``config`` if None)."""
+    setup = setup or resolve_judge_setup(config)
+    rubric = setup.rubric
     rules = load_rules(config.probe_rules)
-    point_t, pair_t = template_keys(config)
-
-    def mine(r: PointwiseRecord | PairwiseRecord) -> bool:
-        template = point_t if isinstance(r, PointwiseRecord) else pair_t
-        return r.judge == config.judge and r.rubric == rubric.key and r.template == template
-
-    point = [r for r in store.read(PointwiseRecord) if mine(r)]
-    pair = [r for r in store.read(PairwiseRecord) if mine(r)]
+    point = [r for r in store.read(PointwiseRecord) if setup.owns(r)]
+    pair = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     probes = store.read(ProbeRecord)
     pairs = paired_orders(pair)
     scores = _scores(point)
@@ -235,12 +233,13 @@ def analyze(store: RunStore, config: RunConfig) -> dict[str, Any]:
         "bias": bias_section(config, criteria, scores, pairs, probes),
         "points": points,
     }
-    analysis["human"] = human_for_run(store, analysis, scores, criteria, config.tie_band)
+    analysis["human"] = None  # from the typed analysis, below
     bias = analysis["bias"]
     analysis["cost"] = cost_summary(store, bias if isinstance(bias, dict) else None)
     failures = analysis["failures"] = count_failures(store, config.judge)
     analysis["warnings"] = failure_warnings(failures) + warnings_for(analysis)
-    return analysis
+    typed = Analysis.from_json(analysis, store.path("analysis.json"))
+    return replace(typed, human=human_for_run(store, typed, scores, criteria, config.tie_band))
 
 
 EXAMPLE_FIRST = ("time",)

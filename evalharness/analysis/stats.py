@@ -32,6 +32,7 @@ from evalharness.analysis.estimate import (
     same_length,
 )
 from evalharness.analysis.intervals import bootstrap_mean, wilson
+from evalharness.analysis.settings import DEFAULT_STATS, StatsSettings
 from evalharness.errors import HarnessError
 
 __all__ = [
@@ -57,31 +58,29 @@ __all__ = [
 
 def mean_ci(
     values: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Mean of ``values`` with a bootstrap interval (over ``clusters`` when given)."""
+    n_resamples, confidence = settings.n_resamples, settings.confidence
     check_settings("mean_ci", n_resamples, confidence)
     x = as_vector(values, "values", "mean_ci")
-    return bootstrap_mean(x, seed, n_resamples, confidence, where="mean_ci", clusters=clusters)
+    return bootstrap_mean(x, settings, where="mean_ci", clusters=clusters)
 
 
 def paired_mean_diff_ci(
     a: Sequence[float],
     b: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Mean of the paired differences ``a[i] - b[i]``, resampling pairs (or clusters) together."""
+    n_resamples, confidence = settings.n_resamples, settings.confidence
     where = "paired_mean_diff_ci"
     check_settings(where, n_resamples, confidence)
     xa, xb = as_vector(a, "a", where), as_vector(b, "b", where)
     same_length(where, a=xa, b=xb)
-    return bootstrap_mean(xa - xb, seed, n_resamples, confidence, where=where, clusters=clusters)
+    return bootstrap_mean(xa - xb, settings, where=where, clusters=clusters)
 
 
 # --------------------------------------------------------------------------- win rates
@@ -115,9 +114,7 @@ _OUTCOME_SCORE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 def win_rate(
     p_tuned: Sequence[float],
     tie_band: float = 0.1,
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
     clusters: Sequence[Hashable] | None = None,
 ) -> Estimate:
     """Share of prompts the tuned model wins, a tie counting one half, with a bootstrap CI.
@@ -125,12 +122,13 @@ def win_rate(
     When every prompt has the same outcome the interval is degenerate (``[v, v]``);
     ``clusters`` (e.g. conversation ids) are resampled whole.
     """
+    n_resamples, confidence = settings.n_resamples, settings.confidence
     where = "win_rate"
     _check_tie_band(where, tie_band)
     check_settings(where, n_resamples, confidence)
     p = as_probabilities(p_tuned, "p_tuned", where)
     scores = np.array([_OUTCOME_SCORE[outcome(float(v), tie_band)] for v in p], dtype=float)
-    return bootstrap_mean(scores, seed, n_resamples, confidence, where=where, clusters=clusters)
+    return bootstrap_mean(scores, settings, where=where, clusters=clusters)
 
 
 # --------------------------------------------------------------------------- agreement
@@ -176,15 +174,14 @@ def _soft_kappa(label_1: FloatArray, vote_1: FloatArray) -> FloatArray:
 def kappa_ci(
     labels: Sequence[int],
     votes_for_1: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
 ) -> Estimate:
     """Cohen's kappa of labels (1/2) and votes for label 1 (1, 0, or 0.5 for a tie).
 
     Without ties it equals Cohen's kappa; a tie counts half an agreement. The interval is
     a percentile bootstrap over items (resamples where kappa is undefined are counted).
     """
+    seed, n_resamples, confidence = settings.seed, settings.n_resamples, settings.confidence
     where = "kappa_ci"
     check_settings(where, n_resamples, confidence)
     y = as_vector(labels, "labels", where)
@@ -211,14 +208,13 @@ def kappa_ci(
 def accuracy(
     labels: Sequence[int],
     predictions: Sequence[float],
-    seed: int = 0,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    settings: StatsSettings = DEFAULT_STATS,
 ) -> Estimate:
     """Share of predictions equal to their label, with a Wilson interval.
 
     A prediction of ``1.5`` (a tie between labels 1 and 2) counts as half a vote.
     """
+    n_resamples, confidence = settings.n_resamples, settings.confidence
     where = "accuracy"
     check_settings(where, n_resamples, confidence)
     y1, y2 = _as_labels(labels, "labels", where), _as_labels(predictions, "predictions", where)

@@ -18,8 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-Message = dict[str, str]
-"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+from evalharness.records import Message as Message  # re-exported: backends speak in messages
 
 Progress = Callable[[int], None]
 """Called with the number of items just finished (for progress bars)."""
@@ -62,9 +61,9 @@ class ChoiceRequest:
     ``messages`` are rendered through the chat template (if the model has one) with the
     assistant turn opened, then ``answer_prefix`` (for example ``"Score:"``) is appended, and
     the distribution over the next token is read. Without ``messages``, ``prompt`` is used
-    as the exact text. ``group`` is a hint for backends that cannot see tokens:
-    requests of one group share a long prefix (one response read for several criteria).
-    The local backend finds shared prefixes from the tokens themselves.
+    as the exact text. A backend that cannot place ``answer_prefix`` before the answer
+    (:attr:`Backend.prefills_answer` False: a chat server) sends the messages as they are;
+    the judge has then already asked for the bare choice in them.
 
     A choice matches the tokens ``choice`` and ``" " + choice`` (and other leading-space
     forms a tokenizer uses), summed.
@@ -75,10 +74,6 @@ class ChoiceRequest:
     messages: tuple[Message, ...] | None = None
     prompt: str | None = None
     answer_prefix: str = ""
-    group: str = ""
-    context: tuple[tuple[str, str], ...] = ()
-    """The structured inputs the prompt was rendered from (instruction, response, response_a,
-    response_b, criterion). Real backends ignore it; the scripted test judge reads it."""
 
 
 @dataclass
@@ -89,8 +84,9 @@ class ChoiceResult:
     the next-token distribution that fell on an allowed choice. ``text`` is set in text mode
     (backends without logprobs), where ``probs`` is one-hot on the parsed verdict, or empty
     with ``error`` set when no verdict could be parsed. ``mode`` says how this result was
-    read (``"logprobs"`` or ``"text"``) when the backend decided it per request; None
-    means the judge's configured mode.
+    read (``"logprobs"`` or ``"text"``) when it differs from the judge's configured mode.
+    ``no_logprobs`` says that the backend got no distribution at all for this request (a
+    server without logprobs): ``error`` says why, and the judge reads the verdict as text.
     """
 
     probs: dict[str, float]
@@ -99,6 +95,7 @@ class ChoiceResult:
     error: str | None = None
     seconds: float = 0.0
     mode: str | None = None
+    no_logprobs: bool = False
 
     @property
     def mass(self) -> float:
@@ -120,6 +117,10 @@ class Backend(ABC):
     """A model that can generate text and read next-token choice probabilities."""
 
     info: BackendInfo
+    prefills_answer: bool = True
+    """Whether ``choice_probs`` places a request's ``answer_prefix`` right before the answer
+    (in the opened assistant turn, or after the prompt text). A chat server cannot: the judge
+    then appends its template's choice instruction to the last user message instead."""
 
     @abstractmethod
     def generate(

@@ -16,6 +16,10 @@ set by the first bias that applies:
 distribution centres on 3, moved by ``score_length`` (points per 100 words) and
 ``score_confidence`` (points per certainty marker). ``sleep=s`` waits s seconds per item,
 ``fail=WORD`` fails items whose prompt contains WORD. Every call is recorded in ``calls``.
+
+Like any backend it sees only the rendered prompt: it reads the responses from the sections
+of the shipped judge templates (``[Response]`` before ``[Criterion: …]``; ``[Response A]``
+and ``[Response B]`` before the closing question), see :func:`judged_responses`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,27 @@ def _unit(*parts: str) -> float:
     """A deterministic number in [0, 1) from strings."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+_POINT = ("[Response]\n", "\n\n[Criterion:")
+_PAIR = ("[Response A]\n", "\n\n[Response B]\n", "\n\nWhich response is better")
+
+
+def judged_responses(text: str) -> dict[str, str]:
+    """The responses in a judge prompt written with the shipped templates: ``response``
+    (pointwise) or ``response_a`` and ``response_b`` (pairwise); {} when the sections are
+    not there. The last sections are read, so an instruction that quotes them is skipped."""
+    end_b = text.rfind(_PAIR[2])
+    start_b = text.rfind(_PAIR[1], 0, end_b) if end_b >= 0 else -1
+    start_a = text.rfind(_PAIR[0], 0, start_b) if start_b >= 0 else -1
+    if start_a >= 0:
+        return {
+            "response_a": text[start_a + len(_PAIR[0]) : start_b],
+            "response_b": text[start_b + len(_PAIR[1]) : end_b],
+        }
+    end = text.rfind(_POINT[1])
+    start = text.rfind(_POINT[0], 0, end) if end >= 0 else -1
+    return {"response": text[start + len(_POINT[0]) : end]} if start >= 0 else {}
 
 
 def confidence_score(text: str) -> int:
@@ -136,7 +161,8 @@ class FakeBackend(Backend):
             if fail and fail in rendered:
                 results.append(ChoiceResult({}, rendered, error="scripted failure"))
                 continue
-            context = dict(request.context)
+            user = request.messages[-1]["content"] if request.messages else request.prompt or ""
+            context = judged_responses(user)
             if set(request.choices) == {"A", "B"}:
                 p_a = self._p_first(context, rendered)
                 if self.params.get("hard") == "1":

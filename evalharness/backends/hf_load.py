@@ -25,6 +25,7 @@ def load_hf_backend(
     quantize: str | None = None,
     device: str = "auto",
     dtype: str = "auto",
+    allow_hub: bool | None = None,
 ) -> HFBackend:
     """Load a builtin, gguf or hf spec with transformers on ``device`` in ``dtype``.
 
@@ -52,7 +53,7 @@ def load_hf_backend(
         placement["device_map"] = "auto"
     elif resolved_device != "cpu":
         placement["device_map"] = {"": resolved_device}
-    source, resolved, local = checkpoint_dir(spec)
+    source, resolved, local = checkpoint_dir(spec, allow_hub)
     started = time.perf_counter()
     try:
         tokenizer = AutoTokenizer.from_pretrained(

@@ -42,9 +42,9 @@ def _open(run_dir: str) -> tuple[Any, Any]:
 
 
 def _criteria(config: Any, wanted: bool) -> list[str]:
-    from evalharness.rubrics import load_rubric
+    from evalharness.templates import resolve_judge_setup
 
-    return [c.name for c in load_rubric(config.rubric).criteria] if wanted else []
+    return resolve_judge_setup(config).criteria if wanted else []
 
 
 def default_annotator() -> str:

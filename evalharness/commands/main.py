@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from evalharness.commands.common import (
     retry_option,
 )
 from evalharness.config import RunConfig
+
+if TYPE_CHECKING:
+    from evalharness.templates import JudgeSetup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -73,8 +76,11 @@ def judge(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.stages.judge import run_judge
     from evalharness.stages.pipeline import record_judge
 
-    with existing_run(run_dir, flags, "judge", retry_failed, check_judging) as (store, config):
-        summary = run_judge(store, config)
+    setups: list[JudgeSetup] = []  # resolved once, by the check, and handed to the stage
+    with existing_run(
+        run_dir, flags, "judge", retry_failed, lambda c: setups.append(check_judging(c))
+    ) as (store, config):
+        summary = run_judge(store, config, setups[0])
         record_judge(store, config)
     click.echo(summary.line())
     check_failures(store, config, ("judge pointwise", "judge pairwise"))
@@ -98,17 +104,19 @@ def bias(run_dir: str, retry_failed: bool, **flags: Any) -> None:
     from evalharness.stages.pipeline import record_judge, write_analysis
     from evalharness.stages.probes import run_probes
 
+    setups: list[JudgeSetup] = []  # resolved once, by the check, and handed to the stages
+
     def check(config: RunConfig) -> None:
-        check_judging(config)
+        setups.append(check_judging(config))
         check_probes(config)
 
     with existing_run(run_dir, flags, "bias", retry_failed, check) as (store, config):
-        summary = run_probes(store, config)
+        summary = run_probes(store, config, setups[0])
         record_judge(store, config)
         click.echo(summary.line())
-        analysis = write_analysis(store, config)
+        analysis = write_analysis(store, config, setups[0])
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command()
@@ -126,10 +134,10 @@ def analyze(run_dir: str, **flags: Any) -> None:
     with existing_run(run_dir, flags, "analyze") as (store, config):
         check_judge_present(store, config)
         analysis = write_analysis(store, config)
-    for warning in analysis["warnings"]:
+    for warning in analysis.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"analysis -> {store.path('analysis.json')}")
-    check_failures(store, config, failures=analysis["failures"])
+    check_failures(store, config, failures=analysis.failures.to_dict())
 
 
 @cli.command("judge-validate")
@@ -182,20 +190,22 @@ def judge_validate(
     from evalharness.stages.validate import run_validation
 
     config = build_config(**flags)
-    check_judging(config)
+    setup = check_judging(config)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(pairs_name).stem}-{config.judge}")
     store = RunStore(out_dir or RESULTS_DIR / f"validate-{slug}")
     with store.claim("judge-validate"):
         claim_validation_dir(store, config, overwrite)
-        result, summary = run_validation(store, config, pairs_name, limit, probes)
+        result, summary = run_validation(store, config, pairs_name, limit, probes, setup)
         if labeled:
-            from evalharness.labels.validate_check import labeled_check_for
+            from evalharness.stages.labels import labeled_check_for
 
-            result["labeled_check"] = labeled_check_for(store, config, pairs_name, limit, labeled)
+            result["labeled_check"] = labeled_check_for(
+                store, config, pairs_name, limit, labeled, setup
+            )
         write_json_atomic(store.path("validation.json"), result)
     print_validation(result, config)
     if labeled:
-        from evalharness.labels.validate_check import print_labeled_check
+        from evalharness.stages.labels import print_labeled_check
 
         print_labeled_check(result["labeled_check"])
     click.echo(
@@ -229,13 +239,15 @@ def run(
     from evalharness.preflight import check_run
     from evalharness.runstore import RunStore
     from evalharness.stages.pipeline import run_all
+    from evalharness.templates import resolve_judge_setup
 
     config = build_config(**flags)
-    check_run(config, probes=not no_bias)
+    setup = resolve_judge_setup(config)  # the rubric and templates, read once for the run
+    check_run(config, probes=not no_bias, setup=setup)
     store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
     with store.claim("run"):
-        analysis = run_all(store, config, overwrite=overwrite, bias=not no_bias)
-    message = over_threshold(analysis["failures"], config.max_failure_share)
+        analysis = run_all(store, config, overwrite=overwrite, bias=not no_bias, setup=setup)
+    message = over_threshold(analysis.failures.to_dict(), config.max_failure_share)
     if message:
         raise FailuresError(message)
 

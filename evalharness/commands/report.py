@@ -76,26 +76,42 @@ def _print(result: CompareResult) -> None:
     type=click.Path(dir_okay=False),
     help="Write the gate results as JUnit XML to this file.",
 )
+@click.option(
+    "--allow-different-judge",
+    is_flag=True,
+    help="Compare runs whose judge, rubric or judge templates differ.",
+)
 @handle_errors
 def compare_command(
-    baseline_run: str, current_run: str, config_file: str | None, junit_file: str | None
+    baseline_run: str,
+    current_run: str,
+    config_file: str | None,
+    junit_file: str | None,
+    allow_different_judge: bool,
 ) -> None:
     """Compare CURRENT_RUN with BASELINE_RUN and check the CI gates.
 
     Exit code 0 when every gate passes (or none is configured), 1 when a gate fails,
-    2 when a run or the config cannot be read (or a gate value is out of range).
+    2 when a run or the config cannot be read (or a gate value is out of range), or when
+    the runs used different judges, rubrics or judge templates (unless
+    --allow-different-judge).
     """
     from evalharness.config import load_config
     from evalharness.report import append_step_summary, read_analysis
+    from evalharness.report.compare import check_same_setup, run_setup
     from evalharness.report.junit import write_junit
+    from evalharness.runstore import RunStore
 
     gates = load_config(config_file).gates if config_file else {}
-    result = compare(
-        read_analysis(baseline_run),
-        read_analysis(current_run),
-        gates,
-        names=(run_name(baseline_run), run_name(current_run)),
-    )
+    baseline, current = read_analysis(baseline_run), read_analysis(current_run)
+    names = (run_name(baseline_run), run_name(current_run))
+    if not allow_different_judge:
+        setups = [
+            run_setup(a, RunStore(d).read_manifest().get("config") or {})
+            for a, d in ((baseline, baseline_run), (current, current_run))
+        ]
+        check_same_setup(setups[0], setups[1], names)
+    result = compare(baseline, current, gates, names=names)
     _print(result)
     if junit_file:
         click.echo(f"junit: {write_junit(junit_file, result)}")

@@ -2,24 +2,30 @@
 
 Stages (main run, probes, validation) describe *what* to judge as items; this module turns
 items into backend requests and backend results into records. Nothing here touches files.
+
+Text mode has its home here: with ``mode="text"``, and for any request whose backend got no
+logprobs (a server without them), the judge has the backend write a short answer
+(``text_tokens`` tokens) and takes the last verdict in it (:mod:`evalharness.judge.parse`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evalharness.backends.base import (
     Backend,
     ChoiceRequest,
     ChoiceResult,
     GenerationRequest,
+    Message,
     Progress,
 )
 from evalharness.judge.parse import argmax_choice, expected_score, parse_last_verdict
 from evalharness.records import PairwiseRecord, PointwiseRecord
 from evalharness.rubrics import Rubric
-from evalharness.templates import PromptTemplate, check_template
+from evalharness.templates import JudgeSetup, PromptTemplate, check_template
 
 POINTWISE_VARS = {
     "instruction",
@@ -40,6 +46,9 @@ PAIRWISE_VARS = {
     "rubric_id",
 }
 TEXT_MODE_TOKENS = 24
+"""Default tokens written in text mode: room for "Score: 4" and a few words around it."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,17 +74,30 @@ class PairItem:
     text_y: str
 
 
+def with_choice_instruction(messages: Sequence[Message], line: str) -> tuple[Message, ...]:
+    """``messages`` with ``line`` (a template's choice instruction) appended to the last user
+    message; when the conversation does not end with a user message, ``line`` becomes one."""
+    out = [dict(m) for m in messages]
+    if out and out[-1].get("role") == "user":
+        out[-1]["content"] = f"{out[-1]['content'].rstrip()}\n\n{line}"
+    else:
+        out.append({"role": "user", "content": line})
+    return tuple(out)
+
+
 def _request(
-    template: PromptTemplate, values: dict[str, str], key: str, group: str, context: tuple[str, ...]
+    template: PromptTemplate, values: dict[str, str], key: str, instruct: bool
 ) -> ChoiceRequest:
-    """A choice request rendered from a template; ``context`` names the values to pass along."""
+    """A choice request rendered from a template; ``instruct`` appends the template's choice
+    instruction (for a backend that cannot place the answer prefix)."""
+    messages = template.render(**values)
+    if instruct:
+        messages = with_choice_instruction(messages, template.choice_line())
     return ChoiceRequest(
         key=key,
         choices=tuple(template.choices),
-        messages=template.render(**values),
+        messages=messages,
         answer_prefix=template.answer_prefix,
-        group=group,
-        context=tuple((name, values[name]) for name in context),
     )
 
 
@@ -91,6 +113,7 @@ class Judge:
         *,
         mode: str = "logprobs",
         low_mass: float = 0.5,
+        text_tokens: int = TEXT_MODE_TOKENS,
     ) -> None:
         check_template(pointwise, POINTWISE_VARS)
         check_template(pairwise, PAIRWISE_VARS)
@@ -100,10 +123,27 @@ class Judge:
         self.pairwise = pairwise
         self.mode = mode
         self.low_mass = low_mass
+        self.text_tokens = text_tokens
+        # Reading logprobs from a backend that cannot open the answer with the answer prefix
+        # (a chat server), the template's choice instruction asks for the bare choice.
+        self._instruct = mode == "logprobs" and not backend.prefills_answer
         self.spec = backend.info.spec
         details = backend.info.details
         self.device = None if details.get("device") is None else str(details["device"])
         self.dtype = None if details.get("dtype") is None else str(details["dtype"])
+
+    @classmethod
+    def from_setup(cls, backend: Backend, setup: JudgeSetup) -> Judge:
+        """A judge reading ``backend`` with a resolved setup's rubric, templates and mode."""
+        return cls(
+            backend,
+            setup.rubric,
+            setup.pointwise,
+            setup.pairwise,
+            mode=setup.mode,
+            low_mass=setup.low_mass,
+            text_tokens=setup.text_tokens,
+        )
 
     def _rubric_values(self) -> dict[str, str]:
         return {
@@ -113,7 +153,7 @@ class Judge:
         }
 
     def pointwise_requests(self, items: Sequence[PointwiseItem]) -> list[ChoiceRequest]:
-        """One request per (item, criterion); an item's criteria share a group."""
+        """One request per (item, criterion)."""
         requests = []
         for item in items:
             for criterion in self.rubric.criteria:
@@ -131,8 +171,7 @@ class Judge:
                         self.pointwise,
                         values,
                         key=f"{item.prompt_id}/{item.subject}/{criterion.name}",
-                        group=f"{item.prompt_id}/{item.subject}",
-                        context=("instruction", "response", "criterion_name"),
+                        instruct=self._instruct,
                     )
                 )
         return requests
@@ -156,24 +195,40 @@ class Judge:
                         self.pairwise,
                         values,
                         key=f"{item.prompt_id}/{item.comparison}/{order}",
-                        group=f"{item.prompt_id}/{item.comparison}",
-                        context=("instruction", "response_a", "response_b"),
+                        instruct=self._instruct,
                     )
                 )
         return requests
 
     def _run(self, requests: list[ChoiceRequest], progress: Progress | None) -> list[ChoiceResult]:
-        callback = progress
-        if self.mode == "logprobs":
-            return self.backend.choice_probs(requests, callback)
+        if self.mode != "logprobs":
+            return self._read_text(requests, progress)
+        results = self.backend.choice_probs(requests, progress)
+        missing = [i for i, r in enumerate(results) if r.no_logprobs]
+        if missing:
+            # Only these responses lacked logprobs: they are read as text (their records
+            # say so in ``mode``); the next requests ask for logprobs again.
+            if "text_mode_auto" not in self.backend.info.details:
+                self.backend.info.details["text_mode_auto"] = True
+                log.warning("%s returned no logprobs: reading that verdict as text", self.spec)
+            texts = self._read_text([requests[i] for i in missing], None)
+            for i, text in zip(missing, texts, strict=True):
+                seconds = results[i].seconds + text.seconds
+                results[i] = replace(text, mode="text", seconds=seconds)
+        return results
+
+    def _read_text(
+        self, requests: list[ChoiceRequest], progress: Progress | None
+    ) -> list[ChoiceResult]:
+        """Text mode: a short answer per request, its last verdict one-hot."""
         generations = self.backend.generate(
             [
                 GenerationRequest(
-                    key=r.key, messages=r.messages, prompt=r.prompt, max_new_tokens=TEXT_MODE_TOKENS
+                    key=r.key, messages=r.messages, prompt=r.prompt, max_new_tokens=self.text_tokens
                 )
                 for r in requests
             ],
-            callback,
+            progress,
         )
         results = []
         for request, gen in zip(requests, generations, strict=True):

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import ConfigError
+from evalharness.jsonl import read_objects
 from evalharness.labels.records import LabelRecord, latest, now, other, verdict_for
 from evalharness.labels.sample import Sample, append_labels, pairs_of, shown_texts
-from evalharness.prompts import read_jsonl_objects
+from evalharness.resources import read_text
 from evalharness.runstore import RunStore, write_text_atomic
 
 COLUMNS = ("item", "prompt_id", "instruction", "response_A", "response_B", "verdict", "note")
@@ -65,13 +66,8 @@ class ImportSummary:
 def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) of a CSV or JSONL file."""
     if path.suffix.lower() != ".csv":
-        return read_jsonl_objects(path, "labels file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: labels file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read labels file ({exc})") from None
+        return read_objects(path, "labels file")
+    text = read_text(path, "labels file")
     rows: list[tuple[int, dict[str, Any]]] = []
     # csv splits rows itself: U+2028, U+2029 and U+0085 stay text inside a cell
     reader = csv.DictReader(io.StringIO(text, newline=""))

@@ -1,6 +1,6 @@
 """Reports: report.md, report.html, and the baseline comparison.
 
-``write_reports`` renders both reports from the analysis dict; matplotlib is imported only
+``write_reports`` renders both reports from the typed analysis; matplotlib is imported only
 when the plots are drawn. The schema of the analysis is in docs/analysis-schema.md and the
 reading of each section in docs/reports.md.
 """
@@ -10,20 +10,20 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
+from evalharness.analysis.model import Analysis
 from evalharness.errors import ConfigError
 from evalharness.runstore import RunStore, write_json_atomic, write_text_atomic
 from evalharness.secrets import scrub
+from evalharness.templates import JudgeSetup
 
 ANALYSIS_FILE = "analysis.json"
-SUPPORTED_SCHEMA_VERSIONS = (1,)
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 1024  # bytes; GitHub refuses a summary over 1 MiB
 SUMMARY_MARKER = ".step_summary.json"
 
 
-def read_analysis(run_dir: str | Path) -> dict[str, Any]:
+def read_analysis(run_dir: str | Path) -> Analysis:
     """The analysis.json of a run directory, checked to be an analysis document."""
     directory = Path(run_dir)
     if not directory.is_dir():
@@ -31,21 +31,7 @@ def read_analysis(run_dir: str | Path) -> dict[str, Any]:
     path = directory / ANALYSIS_FILE
     if not path.is_file():
         raise ConfigError(f"{path}: not found; run `evalharness analyze {directory}` to compute it")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: not an analysis document (expected a JSON object)")
-    version = data.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise ConfigError(
-            f"{path}: schema_version {version!r} is not supported "
-            f"(this evalharness reads {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
-        )
-    return data
+    return Analysis.read(path)
 
 
 def append_step_summary(markdown: str, store: RunStore | None = None) -> Path | None:
@@ -94,12 +80,17 @@ def fit_summary(markdown: str, room: int) -> str:
 
 
 def write_reports(
-    store: RunStore, analysis: dict[str, Any], *, unchanged: bool = False
+    store: RunStore,
+    analysis: Analysis,
+    *,
+    unchanged: bool = False,
+    setup: JudgeSetup | None = None,
 ) -> dict[str, Path]:
     """Write report.md and report.html of a run; append report.md to the CI job summary.
 
     ``unchanged``: the analysis is the one the reports were made from; existing reports are
-    kept as they are (no rendering, no plots).
+    kept as they are (no rendering, no plots). ``setup``: the judge setup of the run's saved
+    config, when the caller has resolved it (the view reads it otherwise).
     """
     from evalharness.report.html import render_html
     from evalharness.report.markdown import render_markdown
@@ -121,6 +112,6 @@ def write_reports(
     append_step_summary(markdown, store)
     from evalharness.view.site import write_view_if_run
 
-    if (view := write_view_if_run(store)) is not None:
+    if (view := write_view_if_run(store, setup)) is not None:
         paths["view"] = view
     return paths

@@ -1,29 +1,31 @@
 """Compare a run against a baseline run: what changed, and which CI gates pass.
 
-:func:`compare` is a pure function over two analysis dicts. A gate whose metric is missing
+:func:`compare` is a pure function over two typed analyses. A gate whose metric is missing
 from either run fails with a message saying so; it never passes silently. The gate rules
 are documented in docs/reports.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from evalharness.analysis.estimate import Estimate
+from evalharness.analysis.model import Analysis
 from evalharness.config import GATE_KEYS, check_gate
 from evalharness.errors import ConfigError, did_you_mean
-from evalharness.report.content import dig, estimate, fmt_est, number
+from evalharness.report.content import fmt_est
 
 
 @dataclass(frozen=True)
 class Change:
-    """One metric in both runs: estimates (``{value, low, high, n, note}`` or None) and delta."""
+    """One metric in both runs: estimates (None where missing) and their difference."""
 
     metric: str
     kind: str  # "pct", "score" or "signed": how to format the values
-    baseline: dict[str, Any] | None
-    current: dict[str, Any] | None
+    baseline: Estimate | None
+    current: Estimate | None
 
     @property
     def delta(self) -> float | None:
@@ -73,53 +75,84 @@ class CompareResult:
         return [g for g in self.gates if not g.passed]
 
 
-def _value(est: Any) -> float | None:
-    found = estimate(est)
-    return None if found is None else float(found["value"])
+def _value(est: Estimate | None) -> float | None:
+    return None if est is None or not math.isfinite(est.value) else float(est.value)
 
 
-def _metrics(analysis: Mapping[str, Any], criteria: list[str]) -> list[tuple[str, str, Any]]:
+def _usable(est: Estimate | None) -> Estimate | None:
+    return est if _value(est) is not None else None
+
+
+def _metrics(analysis: Analysis, criteria: list[str]) -> list[tuple[str, str, Estimate | None]]:
     """(metric, kind, estimate) for everything the comparison shows."""
-    head = analysis.get("headline")
-    rows: list[tuple[str, str, Any]] = [
-        ("win rate", "pct", dig(head, "win_rate")),
-        ("mean preference for tuned", "pct", dig(head, "controlled", "raw")),
-        ("length-controlled win rate", "pct", dig(head, "controlled", "length_controlled")),
+    head, controlled = analysis.headline, analysis.headline.controlled
+    full = controlled.length_confidence_controlled if controlled else None
+    rows: list[tuple[str, str, Estimate | None]] = [
+        ("win rate", "pct", head.win_rate),
+        ("mean preference for tuned", "pct", controlled.raw if controlled else None),
         (
-            "length+confidence-controlled win rate",
+            "length-controlled win rate",
             "pct",
-            dig(head, "controlled", "length_confidence_controlled"),
+            controlled.length_controlled.rate if controlled else None,
         ),
+        ("length+confidence-controlled win rate", "pct", full.rate if full else None),
     ]
     for name in criteria:
-        entry = dig(analysis.get("criteria"), name)
-        rows.append((f"{name}: tuned mean", "score", dig(entry, "tuned")))
-        rows.append((f"{name}: tuned − base", "signed", dig(entry, "tuned_minus_base")))
-    rel = analysis.get("reliability")
+        entry = analysis.criteria.get(name)
+        rows.append((f"{name}: tuned mean", "score", entry.tuned if entry else None))
+        rows.append((f"{name}: tuned − base", "signed", entry.tuned_minus_base if entry else None))
+    bias, position = analysis.bias, analysis.reliability.position
+    human = analysis.human
     rows += [
-        ("length bias (LBR)", "signed", dig(analysis.get("bias"), "lbr")),
-        ("confidence bias (CBR)", "signed", dig(analysis.get("bias"), "cbr")),
-        ("position consistency", "pct", dig(rel, "position", "consistency")),
-        ("first-slot share", "pct", dig(rel, "position", "first_slot_share")),
+        ("length bias (LBR)", "signed", bias.lbr if bias else None),
+        ("confidence bias (CBR)", "signed", bias.cbr if bias else None),
+        ("position consistency", "pct", position.consistency if position else None),
+        ("first-slot share", "pct", position.first_slot_share if position else None),
+        ("prediction-powered win rate", "pct", human.ppi_win_rate if human else None),
     ]
-    rows.append(("prediction-powered win rate", "pct", dig(analysis.get("human"), "ppi_win_rate")))
     return rows
 
 
-def _criteria(analysis: Mapping[str, Any]) -> list[str]:
-    criteria = analysis.get("criteria")
-    return [str(name) for name in criteria] if isinstance(criteria, dict) else []
-
-
-def changes(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[Change]:
+def changes(baseline: Analysis, current: Analysis) -> list[Change]:
     """Every compared metric in both runs (criteria of either run, baseline's order first)."""
-    names = _criteria(baseline) + [c for c in _criteria(current) if c not in _criteria(baseline)]
+    names = list(baseline.criteria) + [c for c in current.criteria if c not in baseline.criteria]
     before = _metrics(baseline, names)
     after = _metrics(current, names)
     return [
-        Change(metric, kind, estimate(b), estimate(a))
+        Change(metric, kind, _usable(b), _usable(a))
         for (metric, kind, b), (_, _, a) in zip(before, after, strict=True)
     ]
+
+
+SETUP_FIELDS = ("judge", "rubric", "pointwise_template", "pairwise_template")
+
+
+def run_setup(analysis: Analysis, saved_config: Mapping[str, object]) -> dict[str, str]:
+    """What a run's numbers depend on: its judge and rubric (from the analysis) and its judge
+    templates (from the config saved in the run's manifest; the defaults when absent)."""
+    return {
+        "judge": analysis.run.judge,
+        "rubric": analysis.run.rubric,
+        "pointwise_template": str(saved_config.get("pointwise_template", "pointwise")),
+        "pairwise_template": str(saved_config.get("pairwise_template", "pairwise")),
+    }
+
+
+def check_same_setup(
+    baseline: Mapping[str, str], current: Mapping[str, str], names: tuple[str, str]
+) -> None:
+    """ConfigError naming the first of judge, rubric and templates that differs between runs.
+
+    Two runs judged by different judges, rubrics or judge prompts measure different things:
+    their numbers are not comparable.
+    """
+    for key in SETUP_FIELDS:
+        before, after = baseline.get(key), current.get(key)
+        if before != after:
+            raise ConfigError(
+                f"{names[1]}: {key} differs from the baseline's ({before!r} in {names[0]}, "
+                f"{after!r} here); pass --allow-different-judge to compare anyway"
+            )
 
 
 # --------------------------------------------------------------------------- gates
@@ -133,10 +166,8 @@ def _missing(name: str, what: str, which: str, limit: float) -> GateResult:
     return GateResult(name, False, f"n/a: {what} is missing in the {which} run", limit)
 
 
-def _min_win_rate(
-    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
-) -> GateResult:
-    value = _value(dig(current, "headline", "win_rate"))
+def _min_win_rate(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
+    value = _value(current.headline.win_rate)
     if value is None:
         return _missing("min_win_rate", "the win rate", "current", limit)
     ok = value >= limit
@@ -144,24 +175,22 @@ def _min_win_rate(
     return GateResult("min_win_rate", ok, f"win rate {_pct(value)} {relation} {_pct(limit)}", limit)
 
 
-def _max_win_rate_drop(
-    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
-) -> GateResult:
+def _max_win_rate_drop(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
     name = "max_win_rate_drop"
-    before = _value(dig(baseline, "headline", "win_rate"))
-    now = estimate(dig(current, "headline", "win_rate"))
+    before = _value(baseline.headline.win_rate)
+    now = _usable(current.headline.win_rate)
     if before is None:
         return _missing(name, "the win rate", "baseline", limit)
     if now is None:
         return _missing(name, "the win rate", "current", limit)
-    drop = before - float(now["value"])
+    drop = before - now.value
     summary = (
-        f"win rate {_pct(float(now['value']))} vs baseline {_pct(before)} "
+        f"win rate {_pct(now.value)} vs baseline {_pct(before)} "
         f"(change {-drop * 100:+.1f} pts, limit −{limit * 100:.1f} pts)"
     )
     if drop <= limit:
         return GateResult(name, True, summary, limit)
-    high = number(now.get("high"))
+    high = now.high if math.isfinite(now.high) and math.isfinite(now.low) else None
     if high is not None and high >= before:
         return GateResult(
             name,
@@ -174,17 +203,16 @@ def _max_win_rate_drop(
     return GateResult(name, False, f"{summary}: significant fall ({reason})", limit)
 
 
-def _max_criterion_drop(
-    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
-) -> GateResult:
+def _max_criterion_drop(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
     name = "max_criterion_drop"
-    names = _criteria(baseline)
+    names = list(baseline.criteria)
     if not names:
         return _missing(name, "per-criterion scores", "baseline", limit)
     problems, worst = [], None
     for criterion in names:
-        before = _value(dig(baseline, "criteria", criterion, "tuned"))
-        after = _value(dig(current, "criteria", criterion, "tuned"))
+        before = _value(baseline.criteria[criterion].tuned)
+        entry = current.criteria.get(criterion)
+        after = _value(entry.tuned if entry else None)
         if before is None or after is None:
             which = "baseline" if before is None else "current"
             problems.append(f"{criterion}: n/a in the {which} run")
@@ -201,11 +229,10 @@ def _max_criterion_drop(
     )
 
 
-def _min_position_consistency(
-    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
-) -> GateResult:
+def _min_position_consistency(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
     name = "min_position_consistency"
-    value = _value(dig(current, "reliability", "position", "consistency"))
+    position = current.reliability.position
+    value = _value(position.consistency if position else None)
     if value is None:
         return _missing(name, "position consistency", "current", limit)
     ok = value >= limit
@@ -215,12 +242,12 @@ def _min_position_consistency(
 
 
 def _abs_bias(name: str, key: str, label: str) -> Callable[..., GateResult]:
-    def gate(limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]) -> GateResult:
-        if not isinstance(current.get("bias"), dict):
+    def gate(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
+        if current.bias is None:
             return GateResult(
                 name, False, f"n/a: {label}: bias probes were not run in the current run", limit
             )
-        value = _value(dig(current, "bias", key))
+        value = _value(getattr(current.bias, key))
         if value is None:
             return _missing(name, label, "current", limit)
         ok = abs(value) <= limit
@@ -231,11 +258,9 @@ def _abs_bias(name: str, key: str, label: str) -> Callable[..., GateResult]:
     return gate
 
 
-def _min_win_rate_ppi(
-    limit: float, baseline: Mapping[str, Any], current: Mapping[str, Any]
-) -> GateResult:
+def _min_win_rate_ppi(limit: float, baseline: Analysis, current: Analysis) -> GateResult:
     name = "min_win_rate_ppi"
-    value = _value(dig(current, "human", "ppi_win_rate"))
+    value = _value(current.human.ppi_win_rate if current.human else None)
     if value is None:
         return _missing(name, "the prediction-powered win rate (human labels)", "current", limit)
     ok = value >= limit
@@ -243,7 +268,7 @@ def _min_win_rate_ppi(
     return GateResult(name, ok, message, limit)
 
 
-GATES: dict[str, Callable[[float, Mapping[str, Any], Mapping[str, Any]], GateResult]] = {
+GATES: dict[str, Callable[[float, Analysis, Analysis], GateResult]] = {
     "min_win_rate": _min_win_rate,
     "max_win_rate_drop": _max_win_rate_drop,
     "max_criterion_drop": _max_criterion_drop,
@@ -255,8 +280,8 @@ GATES: dict[str, Callable[[float, Mapping[str, Any], Mapping[str, Any]], GateRes
 
 
 def compare(
-    baseline: Mapping[str, Any],
-    current: Mapping[str, Any],
+    baseline: Analysis,
+    current: Analysis,
     gates: Mapping[str, float],
     names: tuple[str, str] | None = None,
 ) -> CompareResult:
@@ -268,13 +293,17 @@ def compare(
     for gate, limit in gates.items():
         if gate not in GATES:
             raise ConfigError(f"gates: unknown gate {gate!r}{did_you_mean(gate, list(GATE_KEYS))}")
-        if number(limit) is None:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int | float)
+            or not math.isfinite(limit)
+        ):
             raise ConfigError(f"gates.{gate} must be a finite number, got {limit!r}")
         check_gate(gate, limit, f"gates.{gate}")
     results = [GATES[g](float(gates[g]), baseline, current) for g in GATE_KEYS if g in gates]
     baseline_name, current_name = names or (
-        str(dig(baseline, "run", "dir") or "baseline"),
-        str(dig(current, "run", "dir") or "current"),
+        baseline.run.dir or "baseline",
+        current.run.dir or "current",
     )
     return CompareResult(
         changes=changes(baseline, current),

@@ -1,4 +1,4 @@
-"""The "Human check" section of report.md and report.html (from ``analysis["human"]``).
+"""The "Human check" section of report.md and report.html (from ``Analysis.human``).
 
 Rows and readings are built once here and laid out by the two small writers at the end, so
 both reports say the same thing. Model outputs and notes are untrusted: the Markdown writer
@@ -7,9 +7,12 @@ fences them and escapes everything else, the HTML writer escapes everything.
 
 from __future__ import annotations
 
-from typing import Any
-
-from evalharness.report.content import NA, Row, dig, estimate, fmt_est, fmt_number, number, side
+from evalharness.analysis.estimate import Estimate
+from evalharness.analysis.model import Analysis
+from evalharness.analysis.model_probes import Disagreement, Human
+from evalharness.report.fmt import NA, Row, as_estimate, fmt_est, fmt_number, side
+from evalharness.report.markup import md_fence, md_table, md_text
+from evalharness.report.style import esc, table
 
 DISAGREEMENT_LIMIT = 8
 HINT = (
@@ -21,7 +24,7 @@ HINT = (
 _VERDICT = {"tuned": "tuned better", "base": "base better", "tie": "tie"}
 
 
-def _win_reading(est: Any) -> str:
+def _win_reading(est: Estimate | None) -> str:
     where = side(est, 0.5)
     if where is None:
         return "No interval (too few labels or no spread): read with care."
@@ -32,67 +35,66 @@ def _win_reading(est: Any) -> str:
     return "No detectable human preference (CI covers 50%)."
 
 
-def _count(x: Any) -> str:
-    value = number(x)
-    return NA if value is None else f"{value:.0f}"
+def _count(x: float | None) -> str:
+    return NA if x is None else f"{x:.0f}"
 
 
-def _labels_row(human: dict[str, Any]) -> Row:
-    annotators = ", ".join(human.get("annotators") or []) or NA
-    extra = len(human.get("extra_labeled") or [])
-    text = f"{human.get('n_labels', 0)} labeled prompts of the random sample"
-    reading = f"annotators: {annotators}; judge only on {human.get('unlabeled_prompts', 0)} more"
+def _labels_row(human: Human) -> Row:
+    annotators = ", ".join(human.annotators) or NA
+    extra = len(human.extra_labeled)
+    text = f"{human.n_labels} labeled prompts of the random sample"
+    reading = f"annotators: {annotators}; judge only on {human.unlabeled_prompts} more"
     if extra:
         reading += f"; {extra} extra (hardest) items labeled, kept out of the estimates"
     return Row("Human labels", text, reading)
 
 
-def _ppi_reading(human: dict[str, Any]) -> str:
-    base = _win_reading(human.get("ppi_win_rate"))
-    judge, ppi = estimate(human.get("judge_win_rate")), estimate(human.get("ppi_win_rate"))
-    outside = judge and ppi and side(ppi, float(judge["value"])) not in (0, None)
+def _ppi_reading(human: Human) -> str:
+    base = _win_reading(human.ppi_win_rate)
+    judge, ppi = as_estimate(human.judge_win_rate), as_estimate(human.ppi_win_rate)
+    outside = judge and ppi and side(ppi, judge.value) not in (0, None)
     if outside:
         base += " The judge alone is outside this interval: its bias moves the verdict."
     return base + " Valid whatever the judge's biases (labels on a random sample)."
 
 
-def human_rows(analysis: dict[str, Any]) -> list[Row] | None:
+def human_rows(analysis: Analysis) -> list[Row] | None:
     """The summary rows of the Human check, or None when the run has no labels."""
-    human = analysis.get("human")
-    if not isinstance(human, dict):
+    human = analysis.human
+    if human is None:
         return None
-    needed = dig(human, "labels_needed", "n")
-    width = number(dig(human, "labels_needed", "half_width"))
+    needed = human.labels_needed.n if human.labels_needed else None
+    width = human.labels_needed.half_width if human.labels_needed else None
     width_text = f"±{width * 100:.0f} points" if width is not None else NA
-    prompts = int(human.get("n_labels") or 0) + int(human.get("unlabeled_prompts") or 0)
+    prompts = human.n_labels + human.unlabeled_prompts
     if needed is None:
         needed_reading = "Even labeling every prompt would not reach this width here."
     elif needed > prompts:
         needed_reading = f"More than this run's {prompts} prompts: label them all, or add prompts."
     else:
         needed_reading = "At the measured judge-human correlation, on this run's prompts."
-    rho, lam = human.get("correlation"), human.get("lambda")
+    rho, lam = human.correlation, human.lambda_
     rows = [
         _labels_row(human),
         Row(
             "Human win rate, labels only",
-            fmt_est(human.get("human_win_rate"), "pct"),
-            _win_reading(human.get("human_win_rate")),
+            fmt_est(human.human_win_rate, "pct"),
+            _win_reading(human.human_win_rate),
         ),
         Row(
             "Judge's win rate, judge only (soft, all prompts)",
-            fmt_est(human.get("judge_win_rate"), "pct"),
+            fmt_est(human.judge_win_rate, "pct"),
             "What the judge alone says; its interval ignores the judge's bias.",
         ),
         Row(
             "Prediction-powered win rate (PPI++)",
-            fmt_est(human.get("ppi_win_rate"), "pct"),
+            fmt_est(human.ppi_win_rate, "pct"),
             _ppi_reading(human),
         ),
         Row(
             "Effective labels",
-            _count(human.get("effective_labels")),
-            f"The judge makes the {human.get('n_labels', 0)} labels worth this many "
+            _count(human.effective_labels),
+            f"The judge makes the {human.n_labels} labels worth this many "
             f"(weight λ = {fmt_number(lam)}, judge-human correlation {fmt_number(rho)}).",
         ),
         Row(
@@ -102,80 +104,80 @@ def human_rows(analysis: dict[str, Any]) -> list[Row] | None:
         ),
         Row(
             "Judge agrees with people (ties half)",
-            fmt_est(human.get("agreement"), "pct"),
+            fmt_est(human.agreement, "pct"),
             "On the labeled random sample.",
         ),
         Row(
             "Cohen's kappa, judge vs people",
-            fmt_est(human.get("kappa"), "signed"),
+            fmt_est(human.kappa, "signed"),
             "0 = chance agreement, 1 = perfect (win / tie / loss).",
         ),
     ]
-    inter = human.get("inter_annotator")
-    if isinstance(inter, dict):
+    inter = human.inter_annotator
+    if inter is not None:
         rows.append(
             Row(
                 "Agreement between annotators (Krippendorff's alpha)",
-                fmt_number(inter.get("krippendorff_alpha"), "signed"),
-                f"{inter.get('shared_prompts')} prompts labeled by two or more of "
-                f"{', '.join(inter.get('annotators', []))}; exact agreement "
-                f"{fmt_number(inter.get('exact_agreement'), 'pct')}.",
+                fmt_number(inter.krippendorff_alpha, "signed"),
+                f"{inter.shared_prompts} prompts labeled by two or more of "
+                f"{', '.join(inter.annotators)}; exact agreement "
+                f"{fmt_number(inter.exact_agreement, 'pct')}.",
             )
         )
     return rows
 
 
-def confusion_rows(analysis: dict[str, Any]) -> list[tuple[str, ...]]:
+def confusion_rows(analysis: Analysis) -> list[tuple[str, ...]]:
     """Rows: people's verdict, then the counts of the judge's tuned / tie / base verdicts."""
-    table = dig(analysis, "human", "confusion") or {}
+    table = analysis.human.confusion if analysis.human else {}
     order = ("tuned", "tie", "base")
-    return [(f"people: {_VERDICT[h]}", *(str(dig(table, h, j) or 0) for j in order)) for h in order]
+    return [
+        (f"people: {_VERDICT[h]}", *(str(table.get(h, {}).get(j) or 0) for j in order))
+        for h in order
+    ]
 
 
 CONFUSION_HEADER = ("", "judge: tuned better", "judge: tie", "judge: base better")
 CRITERIA_HEADER = ("criterion", "people, tuned", "PPI tuned", "PPI base", "PPI tuned − base")
 
 
-def criteria_rows(analysis: dict[str, Any]) -> list[tuple[str, ...]]:
+def criteria_rows(analysis: Analysis) -> list[tuple[str, ...]]:
     """Per-criterion human mean scores: labels only and prediction-powered."""
-    criteria = dig(analysis, "human", "criteria")
-    if not isinstance(criteria, dict):
+    criteria = analysis.human.criteria if analysis.human else None
+    if criteria is None:
         return []
     return [
         (
             name,
-            fmt_est(dig(entry, "tuned", "human_only")),
-            fmt_est(dig(entry, "tuned", "ppi")),
-            fmt_est(dig(entry, "base", "ppi")),
-            fmt_est(dig(entry, "tuned_minus_base", "ppi"), "signed"),
+            fmt_est(entry.tuned.human_only if entry.tuned else None),
+            fmt_est(entry.tuned.ppi if entry.tuned else None),
+            fmt_est(entry.base.ppi if entry.base else None),
+            fmt_est(entry.tuned_minus_base.ppi if entry.tuned_minus_base else None, "signed"),
         )
         for name, entry in criteria.items()
     ]
 
 
-def disagreements(analysis: dict[str, Any]) -> list[dict[str, Any]]:
+def disagreements(analysis: Analysis) -> list[Disagreement]:
     """The first disagreements between the judge and people."""
-    items = dig(analysis, "human", "disagreements")
-    return items[:DISAGREEMENT_LIMIT] if isinstance(items, list) else []
+    return analysis.human.disagreements[:DISAGREEMENT_LIMIT] if analysis.human else []
 
 
-def disagreement_title(item: dict[str, Any]) -> str:
+def disagreement_title(item: Disagreement) -> str:
     """One line: prompt id, the judge's P(tuned better) and people's verdict."""
-    extra = "" if item.get("random", True) else " (extra item)"
-    p = fmt_number(item.get("judge_p_tuned"), "pct")
+    extra = "" if item.random else " (extra item)"
+    p = fmt_number(item.judge_p_tuned, "pct")
     return (
-        f"{item.get('prompt_id')}{extra}: judge P(tuned better) = {p}, "
-        f"people: {_VERDICT.get(str(item.get('human')), NA)}"
+        f"{item.prompt_id}{extra}: judge P(tuned better) = {p}, "
+        f"people: {_VERDICT.get(item.human, NA)}"
     )
 
 
 # --------------------------------------------------------------------------- writers
 
 
-def human_markdown(analysis: dict[str, Any]) -> list[str]:
+def human_markdown(analysis: Analysis) -> list[str]:
     """The Human check section of report.md as lines."""
-    from evalharness.report.markdown import md_fence, md_table, md_text
-
     out = ["## Human check", ""]
     rows = human_rows(analysis)
     if rows is None:
@@ -190,18 +192,16 @@ def human_markdown(analysis: dict[str, Any]) -> list[str]:
     if items:
         out += ["### Where the judge and people disagree", ""]
     for item in items:
-        out += [f"**{md_text(disagreement_title(item))}**", "", md_fence(item.get("prompt", ""))]
+        out += [f"**{md_text(disagreement_title(item))}**", "", md_fence(item.prompt)]
         for role in ("base", "tuned"):
-            out += ["", f"*{role}*", "", md_fence(dig(item, "responses", role) or "")]
-        notes = item.get("notes") or []
+            out += ["", f"*{role}*", "", md_fence(item.responses.get(role) or "")]
+        notes = item.notes
         out += [""] + [f"> note: {md_text(n)}" for n in notes] + ([""] if notes else [])
     return out
 
 
-def human_html(analysis: dict[str, Any]) -> str:
+def human_html(analysis: Analysis) -> str:
     """The Human check section of report.html."""
-    from evalharness.report.html import esc, table
-
     parts = ['<h2 id="human">Human check</h2>']
     rows = human_rows(analysis)
     if rows is None:
@@ -221,14 +221,14 @@ def human_html(analysis: dict[str, Any]) -> str:
     if items:
         parts.append("<h3>Where the judge and people disagree</h3>")
     for item in items:
-        notes = "".join(f"<p class='scores'>note: {esc(n)}</p>" for n in item.get("notes") or [])
+        notes = "".join(f"<p class='scores'>note: {esc(n)}</p>" for n in item.notes)
         columns = "".join(
-            f"<div><h4>{role}</h4><pre>{esc(dig(item, 'responses', role) or '')}</pre></div>"
+            f"<div><h4>{role}</h4><pre>{esc(item.responses.get(role) or '')}</pre></div>"
             for role in ("base", "tuned")
         )
         parts.append(
             f'<div class="example"><h4>{esc(disagreement_title(item))}</h4>'
-            f'<pre>{esc(item.get("prompt", ""))}</pre><div class="pair">{columns}</div>'
+            f'<pre>{esc(item.prompt)}</pre><div class="pair">{columns}</div>'
             f"{notes}</div>"
         )
     return "\n".join(parts)

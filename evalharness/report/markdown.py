@@ -8,52 +8,26 @@ backtick run inside, so GitHub shows them as text and never renders them.
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Sequence
-from typing import Any
-
-from evalharness.analysis.cost import COST_HEADER, cost_rows
-from evalharness.report import content
+import evalharness.report.content as content
+from evalharness.analysis.model import Analysis
 from evalharness.report.content import NOT_RUN, Row
+from evalharness.report.cost import COST_HEADER, cost_rows
 from evalharness.report.human import human_markdown
+from evalharness.report.markup import md_fence, md_table, md_text
+
+__all__ = ["VIEW_LINK_MD", "md_fence", "md_table", "md_text", "render_markdown"]
 
 VIEW_LINK_MD = (
     "Every prompt, with both answers, the judge's probabilities and its order flips: "
     "[view.html](view.html) (`evalharness view RUN_DIR`)."
 )
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
-
-
-def md_text(text: object) -> str:
-    """Inline text safe for Markdown: HTML-escaped, punctuation backslashed, one line."""
-    flat = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
-
-
-def md_fence(text: str, info: str = "text") -> str:
-    """``text`` in a fenced code block with a fence longer than any backtick run in it."""
-    runs = [len(m) for m in re.findall(r"`+", text)]
-    fence = "`" * max(3, max(runs, default=0) + 1)
-    body = text if text.endswith("\n") else text + "\n"
-    return f"{fence}{info}\n{body}{fence}"
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table; every cell is escaped."""
-    lines = [
-        "| " + " | ".join(md_text(h) for h in header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _rows_table(rows: list[Row], header: tuple[str, str, str]) -> str:
     return md_table(header, [(r.label, r.value, r.reading) for r in rows])
 
 
-def _trust_section(analysis: dict[str, Any]) -> list[str]:
+def _trust_section(analysis: Analysis) -> list[str]:
     out = ["## ⚠ Can this judge be trusted?", ""]
     loud = content.self_judging_warning(analysis)
     if loud:
@@ -69,7 +43,7 @@ def _trust_section(analysis: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def _bias_section(analysis: dict[str, Any]) -> list[str]:
+def _bias_section(analysis: Analysis) -> list[str]:
     out = ["## Judge bias probes", ""]
     rows = content.bias_rows(analysis)
     if rows is None:
@@ -93,7 +67,7 @@ def _bias_section(analysis: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def _examples_section(analysis: dict[str, Any]) -> list[str]:
+def _examples_section(analysis: Analysis) -> list[str]:
     out = ["## Side-by-side examples", ""]
     items = content.examples(analysis)
     if not items:
@@ -112,8 +86,8 @@ def _examples_section(analysis: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_markdown(analysis: dict[str, Any]) -> str:
-    """The whole report.md for an analysis dict."""
+def render_markdown(analysis: Analysis) -> str:
+    """The whole report.md of an analysis."""
     facts = {r.label: r.value for r in content.run_facts(analysis)}
     lines = [
         "# evalharness report",

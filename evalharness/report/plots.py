@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evalharness.report import content
-from evalharness.report.content import estimate, number, section
+import evalharness.report.content as content
+from evalharness.analysis.estimate import Estimate
+from evalharness.analysis.model import Analysis
+from evalharness.report.fmt import as_estimate
 
 COLORS = {"base": "#7f8c8d", "tuned": "#2b6cb0"}
 
@@ -46,29 +49,28 @@ def _to_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _bounds(est: dict[str, Any] | None) -> tuple[float, float, float] | None:
+def _bounds(est: Estimate | None) -> tuple[float, float, float] | None:
     """(value, distance to low, distance to high); NaN-free, zero-width without a CI."""
-    found = estimate(est)
+    found = as_estimate(est)
     if found is None:
         return None
-    value = float(found["value"])
-    low, high = number(found.get("low")), number(found.get("high"))
-    if low is None or high is None:
+    value, low, high = found.value, found.low, found.high
+    if not (math.isfinite(low) and math.isfinite(high)):
         return value, 0.0, 0.0
     return value, max(0.0, value - low), max(0.0, high - value)
 
 
-def score_vs_length(analysis: dict[str, Any]) -> Any:
+def score_vs_length(analysis: Analysis) -> Any:
     """Mean judge score of each answer against its length in tokens, both models."""
-    points = [p for p in analysis.get("points") or [] if isinstance(p, dict)]
+    points = analysis.points
     fig = _figure(6.4, 4.0)
     ax = fig.add_subplot()
     drawn = False
     for role in ("base", "tuned"):
         xs, ys = [], []
         for p in points:
-            x, y = number(p.get("tokens")), number(p.get("score"))
-            if p.get("role") == role and x is not None and y is not None:
+            x, y = float(p.tokens), p.score
+            if p.role == role and y is not None and math.isfinite(y):
                 xs.append(x)
                 ys.append(y)
         if xs:
@@ -83,9 +85,9 @@ def score_vs_length(analysis: dict[str, Any]) -> Any:
     return fig
 
 
-def criterion_bars(analysis: dict[str, Any]) -> Any:
+def criterion_bars(analysis: Analysis) -> Any:
     """Each criterion's mean score per model, with CI error bars."""
-    criteria = section(analysis, "criteria")
+    criteria = analysis.criteria
     names = list(criteria)
     if not names:
         raise _NoData("no criteria")
@@ -96,7 +98,7 @@ def criterion_bars(analysis: dict[str, Any]) -> Any:
     for offset, role in ((-width / 2, "base"), (width / 2, "tuned")):
         xs, values, lows, highs = [], [], [], []
         for i, name in enumerate(names):
-            found = _bounds(content.dig(criteria, name, role))
+            found = _bounds(getattr(criteria[name], role))
             if found is not None:
                 xs.append(i + offset)
                 values.append(found[0])
@@ -117,7 +119,7 @@ def criterion_bars(analysis: dict[str, Any]) -> Any:
     return fig
 
 
-def _forest(ax: Any, items: list[tuple[str, dict[str, Any] | None]], xlabel: str) -> None:
+def _forest(ax: Any, items: list[tuple[str, Estimate | None]], xlabel: str) -> None:
     labels = [label for label, _ in items]
     for row, (_, est) in enumerate(items):
         found = _bounds(est)
@@ -144,7 +146,7 @@ def _forest(ax: Any, items: list[tuple[str, dict[str, Any] | None]], xlabel: str
     ax.grid(axis="x", alpha=0.3)
 
 
-def bias_forest(analysis: dict[str, Any]) -> Any:
+def bias_forest(analysis: Analysis) -> Any:
     """Every bias estimate with its CI and a zero line (red: CI excludes 0)."""
     prefs = content.preference_estimates(analysis)
     shifts = content.score_shift_estimates(analysis)
@@ -161,24 +163,16 @@ def bias_forest(analysis: dict[str, Any]) -> Any:
     return fig
 
 
-def position_plot(analysis: dict[str, Any]) -> Any:
+def position_plot(analysis: Analysis) -> Any:
     """Position consistency and first-slot share, with CIs and reference lines."""
-    rel = section(analysis, "reliability")
+    main, every = analysis.reliability.position, analysis.reliability.position_all_comparisons
     rows = [
-        ("consistency (tuned vs base)", content.dig(rel, "position", "consistency"), 1.0),
-        (
-            "consistency (all comparisons)",
-            content.dig(rel, "position_all_comparisons", "consistency"),
-            1.0,
-        ),
-        ("first-slot share (tuned vs base)", content.dig(rel, "position", "first_slot_share"), 0.5),
-        (
-            "first-slot share (all comparisons)",
-            content.dig(rel, "position_all_comparisons", "first_slot_share"),
-            0.5,
-        ),
+        ("consistency (tuned vs base)", main.consistency if main else None, 1.0),
+        ("consistency (all comparisons)", every.consistency if every else None, 1.0),
+        ("first-slot share (tuned vs base)", main.first_slot_share if main else None, 0.5),
+        ("first-slot share (all comparisons)", every.first_slot_share if every else None, 0.5),
     ]
-    if all(estimate(est) is None for _, est, _ in rows):
+    if all(as_estimate(est) is None for _, est, _ in rows):
         raise _NoData("no pair judged in both orders")
     fig = _figure(6.4, 2.8)
     ax = fig.add_subplot()
@@ -196,7 +190,7 @@ def position_plot(analysis: dict[str, Any]) -> Any:
     return fig
 
 
-PLOTS: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
+PLOTS: dict[str, tuple[str, str, Callable[[Analysis], Any]]] = {
     "score_vs_length": (
         "Judge score vs response length",
         "Scatter plot of each answer's mean judge score against its length in tokens",
@@ -220,7 +214,7 @@ PLOTS: dict[str, tuple[str, str, Callable[[dict[str, Any]], Any]]] = {
 }
 
 
-def render_plots(analysis: dict[str, Any]) -> dict[str, Plot]:
+def render_plots(analysis: Analysis) -> dict[str, Plot]:
     """Every plot of the report, by name."""
     import matplotlib
 

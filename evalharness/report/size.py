@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+
+from evalharness.analysis.model import Analysis
 
 MARKDOWN_LIMIT = 65_536
 """Characters GitHub accepts in a comment (report.md is often posted as one)."""
@@ -17,39 +18,31 @@ NOTE = (
 )
 
 
-def _shorten(text: Any, limit: int) -> Any:
-    if isinstance(text, str) and len(text) > limit:
-        return text[:limit] + CUT_MARK
-    return text
+def _shorten(text: str, limit: int) -> str:
+    return text[:limit] + CUT_MARK if len(text) > limit else text
 
 
-def _with_examples(analysis: dict[str, Any], count: int, limit: int) -> dict[str, Any]:
-    trimmed = copy.copy(analysis)
-    examples = []
-    for example in (analysis.get("examples") or [])[:count]:
-        if not isinstance(example, dict):
-            continue
-        item = dict(example)
-        item["prompt"] = _shorten(item.get("prompt"), limit)
-        responses = item.get("responses")
-        if isinstance(responses, dict):
-            item["responses"] = {k: _shorten(v, limit) for k, v in responses.items()}
-        examples.append(item)
-    trimmed["examples"] = examples
-    return trimmed
+def _with_examples(analysis: Analysis, count: int, limit: int) -> Analysis:
+    examples = [
+        replace(
+            example,
+            prompt=_shorten(example.prompt, limit),
+            responses={k: _shorten(v, limit) for k, v in example.responses.items()},
+        )
+        for example in analysis.examples[:count]
+    ]
+    return replace(analysis, examples=examples)
 
 
 def fit_markdown(
-    analysis: dict[str, Any],
-    render: Callable[[dict[str, Any]], str],
-    limit: int = MARKDOWN_LIMIT,
+    analysis: Analysis, render: Callable[[Analysis], str], limit: int = MARKDOWN_LIMIT
 ) -> str:
     """``render(analysis)``, with its examples shortened, then fewer, until under ``limit``."""
     markdown = render(analysis)
     if len(markdown) < limit:
         return markdown
     room = limit - len(NOTE) - 2
-    count = len(analysis.get("examples") or [])
+    count = len(analysis.examples)
     text_limit = EXAMPLE_TEXT_CHARS
     while True:
         markdown = render(_with_examples(analysis, count, text_limit))

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from evalharness.analysis.model import Analysis
 from evalharness.config import RunConfig
 from evalharness.progress import console
 from evalharness.report.content import fmt_est
@@ -60,3 +61,20 @@ def print_validation(result: dict[str, Any], config: RunConfig) -> None:
     console.print(table)
     for warning in result.get("warnings") or []:
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+
+
+def summary_lines(analysis: Analysis) -> list[str]:
+    """The run's closing lines on the terminal: win rates, LBR and CBR, then the warnings."""
+    head = analysis.headline
+    controlled = head.controlled
+    length = controlled.length_controlled.rate if controlled else None
+    full = controlled.length_confidence_controlled if controlled else None
+    bias = analysis.bias
+    return [
+        f"tuned vs base win rate: {fmt_est(head.win_rate, 'pct')} (n={head.n})",
+        f"  length-controlled: {fmt_est(length, 'pct')}",
+        f"  length+confidence-controlled: {fmt_est(full.rate if full else None, 'pct')}",
+        f"length bias (LBR): {fmt_est(bias.lbr if bias else None, 'signed')}   "
+        f"confidence bias (CBR): {fmt_est(bias.cbr if bias else None, 'signed')}",
+        *(f"[bold yellow]warning:[/] {warning}" for warning in analysis.warnings),
+    ]

@@ -7,19 +7,18 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalharness.backends import BackendOptions, freeze_extra, load_backend, release_backend
+from evalharness.backends import load_backend, release_backend
 from evalharness.backends.base import Backend, GenerationRequest, GenerationResult, Message
-from evalharness.backends.devices import for_role, precision_tag
 from evalharness.config import RunConfig
 from evalharness.conversation import Turn, completion_prompt, expand, history
 from evalharness.errors import ConfigError
 from evalharness.manifest import environment
 from evalharness.progress import console, progress_bar
-from evalharness.prompts import PromptItem, load_prompt_set
+from evalharness.prompt_sources import load_prompt_set
+from evalharness.prompts import PromptItem
 from evalharness.records import (
     GenerationRecord,
     PairwiseRecord,
@@ -28,36 +27,13 @@ from evalharness.records import (
 )
 from evalharness.runstore import RunStore
 from evalharness.specs import parse_spec
+from evalharness.stages.common import StageSummary, backend_options, precision
 
 ROLES = ("base", "tuned")
 STAGE_FILES = (
     GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE,
     "analysis.json", "report.md", "report.html",
 )  # fmt: skip
-
-
-def backend_options(config: RunConfig, role: str = "judge") -> BackendOptions:
-    """Backend options from a run config, with the device and dtype asked for ``role``."""
-    return BackendOptions(
-        batch_size=config.batch_size,
-        device=for_role(config.device, role, "device"),
-        dtype=for_role(config.dtype, role, "dtype"),
-        quantize=config.quantize if role in ROLES else None,  # int8: generation only
-        trust_remote_code=config.trust_remote_code,
-        api_key_env=config.api_key_env,
-        concurrency=config.concurrency,
-        max_retries=config.max_retries,
-        timeout=config.timeout,
-        server_extra=freeze_extra(config.server_extra),
-    )
-
-
-def precision(config: RunConfig, role: str) -> str | None:
-    """The resolved ``device type/dtype`` of a role's model; None for servers and fakes."""
-    spec = parse_spec(getattr(config, role))
-    return precision_tag(
-        spec.kind, for_role(config.device, role, "device"), for_role(config.dtype, role, "dtype")
-    )
 
 
 def generation_fingerprint(config: RunConfig, items: list[PromptItem]) -> str:
@@ -147,29 +123,8 @@ def prepare_run(store: RunStore, config: RunConfig, overwrite: bool) -> list[Pro
     return items
 
 
-@dataclass
-class StageSummary:
-    """Counts of one stage's work."""
-
-    stage: str
-    done_before: int = 0
-    written: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        """One line for the terminal."""
-        return (
-            f"{self.stage}: {self.written} new records, {self.done_before} already done, "
-            f"{self.failed} failed, {self.seconds:.1f}s"
-        )
-
-
 def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) -> StageSummary:
     """Generate the missing (prompt, role) records, appending one batch at a time."""
-    import time
-
-    started = time.perf_counter()
     summary = StageSummary("generate")
     done = store.keys(GenerationRecord)
     summary.done_before = len(done)
@@ -206,7 +161,7 @@ def run_generate(store: RunStore, config: RunConfig, items: list[PromptItem]) ->
             getattr(config, r) == spec and backend_options(config, r) == options for r in later
         ):
             release_backend(spec, options)  # free its memory before the next model loads
-    summary.seconds = time.perf_counter() - started
+    summary.finish()
     if summary.failed:
         console.print(f"[yellow]generate: {summary.failed} generations failed (see records)")
     return summary

@@ -6,21 +6,22 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.table import Table
 
+from evalharness.analysis.model import Analysis
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.report.content import fmt_est
-from evalharness.report.validation import print_validation
+from evalharness.report.validation import print_validation, summary_lines
 from evalharness.runstore import RunStore, write_json_atomic
-from evalharness.stages.generate import StageSummary, prepare_run, run_generate
+from evalharness.stages.common import StageSummary
+from evalharness.stages.generate import prepare_run, run_generate
 from evalharness.stages.judge import run_judge
 from evalharness.stages.probes import run_probes
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 
 RECORD_FILES = (GenerationRecord.FILE, PointwiseRecord.FILE, PairwiseRecord.FILE, ProbeRecord.FILE)
 
@@ -45,14 +46,14 @@ def inputs_digest(store: RunStore, config: RunConfig) -> str:
     return digest.hexdigest()[:32]
 
 
-def _cached_analysis(store: RunStore, digest: str) -> dict[str, Any] | None:
+def _cached_analysis(store: RunStore, digest: str) -> Analysis | None:
     path = store.path("analysis.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if isinstance(data, dict) and data.get("inputs_digest") == digest:
+            return Analysis.from_json(data, path)
+    except (OSError, ValueError, ConfigError):
         return None
-    if isinstance(data, dict) and data.get("inputs_digest") == digest:
-        return data
     return None
 
 
@@ -103,22 +104,27 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
 __all__ = ["print_validation", "run_all", "write_analysis"]
 
 
-def write_analysis(store: RunStore, config: RunConfig) -> dict[str, Any]:
+def write_analysis(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Analysis:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
     The analysis stores a digest of its inputs; a rerun with the same records, config and
-    harness version returns the stored analysis without recomputing it.
+    harness version returns the stored analysis without recomputing it. ``setup`` is the
+    judge setup resolved at the command's edge (from ``config`` if None).
     """
+    return _write_analysis(store, config, setup)[0]
+
+
+def _write_analysis(
+    store: RunStore, config: RunConfig, setup: JudgeSetup | None = None
+) -> tuple[Analysis, bool]:
+    """The analysis, and whether it is the stored one (inputs unchanged)."""
     digest = inputs_digest(store, config)
     cached = _cached_analysis(store, digest)
     if cached is not None:
-        cached["_unchanged"] = True
-        return cached
-    analysis = analyze(store, config)
-    analysis["warnings"] = judges_note(store, config) + analysis["warnings"]
-    analysis["inputs_digest"] = digest
-    write_json_atomic(store.path("analysis.json"), analysis)
-    return analysis
+        return cached, True
+    analysis = analyze(store, config, setup).with_warnings(judges_note(store, config), digest)
+    write_json_atomic(store.path("analysis.json"), analysis.to_json())
+    return analysis, False
 
 
 def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) -> None:
@@ -144,21 +150,34 @@ def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) ->
         store.path(name).unlink(missing_ok=True)
 
 
-def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) -> dict[str, Any]:
-    """Generate, judge, probe, analyze and report; print a summary table."""
+def run_all(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    overwrite: bool,
+    bias: bool,
+    setup: JudgeSetup | None = None,
+) -> Analysis:
+    """Generate, judge, probe, analyze and report; print a summary table.
+
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    """
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
+    setup = setup or resolve_judge_setup(config)
     console.print(f"run directory: {store.dir}")
-    summaries: list[StageSummary] = [run_generate(store, config, items), run_judge(store, config)]
+    summaries: list[StageSummary] = [
+        run_generate(store, config, items),
+        run_judge(store, config, setup),
+    ]
     if bias:
-        summaries.append(run_probes(store, config))
+        summaries.append(run_probes(store, config, setup))
     record_judge(store, config)
     step = time.perf_counter()
-    analysis = write_analysis(store, config)
-    unchanged = analysis.pop("_unchanged", False)
-    paths = write_reports(store, analysis, unchanged=unchanged)
+    analysis, unchanged = _write_analysis(store, config, setup)
+    paths = write_reports(store, analysis, unchanged=unchanged, setup=setup)
     summaries.append(
         StageSummary(
             "analyze+report",
@@ -175,21 +194,8 @@ def run_all(store: RunStore, config: RunConfig, *, overwrite: bool, bias: bool) 
             s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}"
         )
     console.print(table)
-    head = analysis["headline"]
-    controlled = head.get("controlled") or {}
-    console.print(f"tuned vs base win rate: {fmt_est(head['win_rate'], 'pct')} (n={head['n']})")
-    console.print(f"  length-controlled: {fmt_est(controlled.get('length_controlled'), 'pct')}")
-    console.print(
-        "  length+confidence-controlled: "
-        f"{fmt_est(controlled.get('length_confidence_controlled'), 'pct')}"
-    )
-    bias_section = analysis.get("bias") or {}
-    console.print(
-        f"length bias (LBR): {fmt_est(bias_section.get('lbr'), 'signed')}   "
-        f"confidence bias (CBR): {fmt_est(bias_section.get('cbr'), 'signed')}"
-    )
-    for warning in analysis["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    for line in summary_lines(analysis):
+        console.print(line, highlight=False)
     for path in paths.values():
         console.print(f"report: {path}")
     console.print(f"total time: {time.perf_counter() - started:.1f}s")

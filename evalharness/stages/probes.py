@@ -2,8 +2,9 @@
 
 For each generation (base and tuned) it writes four variants to probes.jsonl, then judges
 
-* each variant against its original, pairwise in both orders (comparison ``probe:<kind>``);
-* the assertive variant against the hedged one (comparison ``probe:assertive_vs_hedged``);
+* each variant against its original, pairwise in both orders (comparison
+  ``probe_comparison(kind, role)``, ``probe:<kind>:<role>``);
+* the assertive variant against the hedged one (``probe:assertive_vs_hedged:<role>``);
 * each variant pointwise on every criterion (subject ``<role>/<kind>``).
 
 Every step skips what is already on disk, so the stage resumes after an interruption.
@@ -19,6 +20,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from evalharness.backends import load_backend
 from evalharness.config import RunConfig
@@ -27,20 +29,24 @@ from evalharness.errors import ConfigError
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem
 from evalharness.probes.rewrite import VARIANTS, Variant, is_noop, make_variants
 from evalharness.progress import console
-from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.rubrics import load_rubric
+from evalharness.records import (
+    CONFIDENCE_COMPARISON,
+    GenerationRecord,
+    ProbeRecord,
+    probe_comparison,
+)
 from evalharness.runstore import RunStore, generations_by_prompt
-from evalharness.stages.generate import StageSummary, backend_options
-from evalharness.stages.judge import check_judge_setup, judge_in_chunks, make_judge
-from evalharness.templates import template_keys
+from evalharness.stages.common import (
+    StageSummary,
+    backend_options,
+    judge_in_chunks,
+    make_judge,
+    start_judging,
+)
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.text.rules import load_rules
 
 CONFIDENCE_PAIR = ("assertive", "hedged")
-
-
-def comparison_name(kind: str) -> str:
-    """The pairwise comparison name of a probe kind."""
-    return f"probe:{kind}"
 
 
 def _rule_variants(
@@ -86,6 +92,10 @@ def widest_interval(n: int, confidence: float = 0.95) -> float | None:
     return float(norm.ppf(0.5 + confidence / 2)) * math.sqrt(0.25 / n) if n else None
 
 
+def _probe_key(gen: GenerationRecord, kind: str) -> tuple[Any, ...]:
+    return ProbeRecord.key_of(prompt_id=gen.prompt_id, source=gen.role, kind=kind)
+
+
 def build_probes(
     store: RunStore, config: RunConfig, count_tokens: Callable[[], Callable[[str], int]]
 ) -> int:
@@ -101,7 +111,7 @@ def build_probes(
         for prompt_id, roles in generations.items()
         if prompt_id in chosen
         for g in roles.values()
-        if g.error is None and any((g.prompt_id, g.role, k) not in done for k in config.probes)
+        if g.error is None and any(_probe_key(g, k) not in done for k in config.probes)
     ]
     if not todo:
         return 0
@@ -110,7 +120,7 @@ def build_probes(
     records = []
     for gen, variants in made:
         for kind in config.probes:
-            if (gen.prompt_id, gen.role, kind) in done:
+            if _probe_key(gen, kind) in done:
                 continue
             variant = variants[kind]
             records.append(
@@ -128,35 +138,26 @@ def build_probes(
     return store.append(records)
 
 
-def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
-    """Build variants, then judge them pairwise and pointwise (resumable)."""
-    started = time.perf_counter()
-    summary = StageSummary("bias")
-    generations = generations_by_prompt(store)
-    if not generations:
-        raise ConfigError(f"{store.dir}: no generations to probe: run `evalharness generate`")
+def run_probes(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> StageSummary:
+    """Build variants, then judge them pairwise and pointwise (resumable).
+
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    """
+    setup = setup or resolve_judge_setup(config)
     # no judgments in another precision (or reference setting) next to those on disk
-    check_judge_setup(store, config, store.keys(PointwiseRecord) | store.keys(PairwiseRecord))
+    start = start_judging(store, config, setup, "bias", "no generations to probe")
+    summary, generations = start.summary, start.generations
     judges: list[Judge] = []
 
     def judge_now() -> Judge:
         """The judge, loaded on first use (a rerun with nothing to do loads no model)."""
         if not judges:
-            judges.append(make_judge(config))
+            judges.append(make_judge(config, setup))
         return judges[0]
 
     summary.written += build_probes(store, config, lambda: judge_now().backend.count_tokens)
-    judge_spec = config.judge
-    rubric = load_rubric(config.rubric)
-    point_t, pair_t = template_keys(config)
-    probes = {(p.prompt_id, p.source, p.kind): p for p in store.read(ProbeRecord)}
-    point_done = store.keys(PointwiseRecord)
-    pair_done = store.keys(PairwiseRecord)
+    probes = {p.key(): p for p in store.read(ProbeRecord)}
     summary.done_before = len(probes)
-
-    def pair_missing(prompt_id: str, comparison: str) -> bool:
-        keys = {(prompt_id, comparison, judge_spec, rubric.key, pair_t, o) for o in ("xy", "yx")}
-        return not keys <= pair_done
 
     chosen = probed_prompts(list(generations), config)
     point_items: dict[str, list[PointwiseItem]] = {}
@@ -165,21 +166,17 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
         if kind not in config.probes or probe.noop or prompt_id not in chosen:
             continue
         gen = generations[prompt_id][role]
-        subject = f"{role}/{kind}"
-        keys = {
-            (prompt_id, subject, judge_spec, rubric.key, point_t, c.name) for c in rubric.criteria
-        }
-        if not keys <= point_done:
+        subject = probe.subject
+        if start.needs_pointwise(prompt_id, subject):
             instruction = judged_instruction(gen, config.reference_guided)
             point_items.setdefault(kind, []).append(
                 PointwiseItem(prompt_id, subject, instruction, probe.text)
             )
-        name = comparison_name(f"{kind}:{role}")
-        if pair_missing(prompt_id, name):
+        if start.needs_pairwise(prompt_id, probe.comparison):
             pair_items.setdefault(kind, []).append(
                 PairItem(
                     prompt_id,
-                    name,
+                    probe.comparison,
                     subject,
                     role,
                     judged_instruction(gen, config.reference_guided),
@@ -187,23 +184,26 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
                     gen.output,
                 )
             )
+    assertive_kind, hedged_kind = CONFIDENCE_PAIR
     for (prompt_id, role), gen in sorted(
         ((k[0], k[1]), generations[k[0]][k[1]])
         for k in probes
-        if k[2] == CONFIDENCE_PAIR[0] and k[0] in chosen
+        if k[2] == assertive_kind and k[0] in chosen
     ):
-        assertive = probes.get((prompt_id, role, CONFIDENCE_PAIR[0]))
-        hedged = probes.get((prompt_id, role, CONFIDENCE_PAIR[1]))
+        assertive = probes.get(
+            ProbeRecord.key_of(prompt_id=prompt_id, source=role, kind=assertive_kind)
+        )
+        hedged = probes.get(ProbeRecord.key_of(prompt_id=prompt_id, source=role, kind=hedged_kind))
         if assertive is None or hedged is None or assertive.text == hedged.text:
             continue
-        name = comparison_name(f"assertive_vs_hedged:{role}")
-        if pair_missing(prompt_id, name):
-            pair_items.setdefault("assertive_vs_hedged", []).append(
+        name = probe_comparison(CONFIDENCE_COMPARISON, role)
+        if start.needs_pairwise(prompt_id, name):
+            pair_items.setdefault(CONFIDENCE_COMPARISON, []).append(
                 PairItem(
                     prompt_id,
                     name,
-                    f"{role}/assertive",
-                    f"{role}/hedged",
+                    assertive.subject,
+                    hedged.subject,
                     judged_instruction(gen, config.reference_guided),
                     assertive.text,
                     hedged.text,
@@ -214,13 +214,13 @@ def run_probes(store: RunStore, config: RunConfig) -> StageSummary:
         judge = judge_now()
         step = time.perf_counter()
         if point_items.get(kind):
-            label, per_item = f"bias pointwise {kind}", len(rubric.criteria)
+            label, per_item = f"bias pointwise {kind}", len(setup.criteria)
             judge_in_chunks(store, point_items[kind], judge.score, label, per_item, summary)
         if pair_items.get(kind):
             label = f"bias pairwise {kind}"
             judge_in_chunks(store, pair_items[kind], judge.compare, label, 2, summary)
         seconds[kind] = time.perf_counter() - step
-    summary.seconds = time.perf_counter() - started
+    summary.finish()
     _report_budget(store, config, chosen, seconds, summary.seconds, judges)
     return summary
 

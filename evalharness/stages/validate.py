@@ -8,7 +8,6 @@ Records go to a run directory of their own, so the command resumes.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from evalharness.analysis.bias import (
@@ -26,19 +25,27 @@ from evalharness.analysis.readings import (
     position_warning,
 )
 from evalharness.analysis.run import paired_orders
+from evalharness.analysis.settings import StatsSettings
 from evalharness.analysis.stats import accuracy, kappa_ci, mean_ci
 from evalharness.config import RunConfig
 from evalharness.judge.engine import Judge, PairItem
 from evalharness.pairs import LabeledPair, load_pairs, resolve_pairs
 from evalharness.probes.rewrite import make_variants
-from evalharness.records import PairwiseRecord
+from evalharness.records import (
+    CONFIDENCE_COMPARISON,
+    VALIDATE_COMPARISON,
+    PairwiseRecord,
+    probe_comparison,
+)
 from evalharness.runstore import RunStore
-from evalharness.stages.generate import StageSummary
-from evalharness.stages.judge import judge_in_chunks, make_judge
+from evalharness.stages.common import StageSummary, judge_in_chunks, make_judge
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.text.markers import word_count
 from evalharness.text.rules import load_rules
 
-COMPARISON = "validate"
+COMPARISON = VALIDATE_COMPARISON
+LBR_COMPARISON = probe_comparison("padded")
+CBR_COMPARISON = probe_comparison(CONFIDENCE_COMPARISON)
 
 
 def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[PairItem]:
@@ -54,7 +61,7 @@ def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[Pa
                 items.append(
                     PairItem(
                         p.id,
-                        "probe:padded",
+                        LBR_COMPARISON,
                         "padded",
                         "original",
                         p.instruction,
@@ -66,7 +73,7 @@ def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[Pa
                 items.append(
                     PairItem(
                         p.id,
-                        "probe:assertive_vs_hedged",
+                        CBR_COMPARISON,
                         "assertive",
                         "hedged",
                         p.instruction,
@@ -78,12 +85,21 @@ def _items(pairs: list[LabeledPair], config: RunConfig, probes: bool) -> list[Pa
 
 
 def run_validation(
-    store: RunStore, config: RunConfig, pairs_name: str, limit: int | None, probes: bool
+    store: RunStore,
+    config: RunConfig,
+    pairs_name: str,
+    limit: int | None,
+    probes: bool,
+    setup: JudgeSetup | None = None,
 ) -> tuple[dict[str, Any], StageSummary]:
-    """Judge the labeled pairs (resuming) and compute the validation table."""
+    """Judge the labeled pairs (resuming) and compute the validation table.
+
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    """
+    setup = setup or resolve_judge_setup(config)
     path = resolve_pairs(pairs_name)
     pairs = load_pairs(path, limit=limit)
-    judge: Judge = make_judge(config)
+    judge: Judge = make_judge(config, setup)
     store.update_manifest(
         validation={
             "pairs": str(path),
@@ -98,23 +114,12 @@ def run_validation(
     todo = [
         item
         for item in _items(pairs, config, probes)
-        if not {
-            (item.prompt_id, item.comparison, judge.spec, judge.rubric.key, judge.pairwise.key, o)
-            for o in ("xy", "yx")
-        }
-        <= done
+        if not setup.pairwise_keys(item.prompt_id, item.comparison) <= done
     ]
     summary = StageSummary("validate", done_before=len(done))
-    started = time.perf_counter()
     judge_in_chunks(store, todo, judge.compare, "validate", 2, summary)
-    summary.seconds = time.perf_counter() - started
-    records = [
-        r
-        for r in store.read(PairwiseRecord)
-        if r.judge == judge.spec
-        and r.rubric == judge.rubric.key
-        and r.template == judge.pairwise.key
-    ]
+    summary.finish()
+    records = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     return table(pairs, records, judge, config), summary
 
 
@@ -171,9 +176,7 @@ def table(
 ) -> dict[str, Any]:
     """Accuracy, kappa, baselines, position statistics, LBR, CBR and the warnings."""
     boot: dict[str, Any] = {
-        "seed": config.seed,
-        "n_resamples": config.bootstrap,
-        "confidence": config.confidence,
+        "settings": StatsSettings(config.seed, config.bootstrap, config.confidence)
     }
     by_comparison = paired_orders(records)
     orders = by_comparison.get(COMPARISON, {})
@@ -211,14 +214,14 @@ def table(
         second = [1 - orders[p.id][1] for p in judged]
         clusters = [p.id for p in judged]
         result["position"] = position_stats(first, second, clusters=clusters, **boot).to_dict()
-    for name, comparison in (("lbr", "probe:padded"), ("cbr", "probe:assertive_vs_hedged")):
+    for name, comparison in (("lbr", LBR_COMPARISON), ("cbr", CBR_COMPARISON)):
         probe = by_comparison.get(comparison, {})
         if probe:
             ids = sorted(probe)
             result[name] = preference_rate(
                 [probe[i][0] for i in ids], [probe[i][1] for i in ids], clusters=ids, **boot
             ).to_dict()
-    cbr_pairs = by_comparison.get("probe:assertive_vs_hedged", {})
+    cbr_pairs = by_comparison.get(CBR_COMPARISON, {})
     if cbr_pairs:
         result["cbr_length_adjusted"] = _cbr_adjusted(pairs, cbr_pairs, judge, config).to_dict()
     result["warnings"] = validation_warnings(result)
@@ -243,7 +246,7 @@ def _cbr_adjusted(
         gaps.append(float(count(v["assertive"].text) - count(v["hedged"].text)))
     net = net_preferences([cbr_pairs[i][0] for i in ids], [cbr_pairs[i][1] for i in ids])
     return length_adjusted_rate(
-        net, gaps, ids, seed=config.seed, n_resamples=config.bootstrap, confidence=config.confidence
+        net, gaps, ids, StatsSettings(config.seed, config.bootstrap, config.confidence)
     )
 
 

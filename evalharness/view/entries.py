@@ -21,10 +21,10 @@ from evalharness.records import (
     PairwiseRecord,
     PointwiseRecord,
     ProbeRecord,
+    is_probe_comparison,
 )
-from evalharness.rubrics import load_rubric
 from evalharness.runstore import RunStore
-from evalharness.templates import template_keys
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 from evalharness.view.diff import Segment, word_diff
 from evalharness.view.labels import HumanLabel, LabelSet, read_labels
 
@@ -189,15 +189,13 @@ class RunEntries:
     labels: LabelSet
 
 
-def build_entries(store: RunStore, config: RunConfig) -> RunEntries:
-    """Gather the entries of a run: the records of the config's judge, rubric and templates."""
-    rubric = load_rubric(config.rubric)
-    point_t, pair_t = template_keys(config)
-    criteria = [c.name for c in rubric.criteria]
-
-    def mine(record: PointwiseRecord | PairwiseRecord, template: str) -> bool:
-        wanted = (config.judge, rubric.key, template)
-        return (record.judge, record.rubric, record.template) == wanted
+def build_entries(
+    store: RunStore, config: RunConfig, setup: JudgeSetup | None = None
+) -> RunEntries:
+    """Gather the entries of a run: the records of the config's judge, rubric and templates
+    (``setup``, resolved from ``config`` if None)."""
+    setup = setup or resolve_judge_setup(config)
+    criteria = setup.criteria
 
     entries: dict[str, PromptEntry] = {}
 
@@ -214,12 +212,12 @@ def build_entries(store: RunStore, config: RunConfig) -> RunEntries:
         if gen.error or gen.finish_reason == "error":
             e.failures.append(Failure(f"{gen.role} answer", gen.error or "generation failed"))
     for point in store.read(PointwiseRecord):
-        if mine(point, point_t):
+        if setup.owns(point):
             _add_judgment(entry(point.prompt_id), point, f"{point.subject} · {point.criterion}")
             entry(point.prompt_id).scores.setdefault(point.subject, {})[point.criterion] = point
     comparisons: dict[tuple[str, str], Comparison] = {}
     for pair in store.read(PairwiseRecord):
-        if not mine(pair, pair_t):
+        if not setup.owns(pair):
             continue
         _add_judgment(entry(pair.prompt_id), pair, f"{pair.comparison} · order {pair.order}")
         key = (pair.prompt_id, pair.comparison)
@@ -235,16 +233,13 @@ def build_entries(store: RunStore, config: RunConfig) -> RunEntries:
         e = entry(probe.prompt_id)
         source = e.answers.get(probe.source)
         original = source.output if source is not None else ""
-        subject = f"{probe.source}/{probe.kind}"
         e.probes.append(
             ProbeView(
                 record=probe,
                 original=original,
                 diff=word_diff(original, probe.text),
-                against_original=comparisons.get(
-                    (probe.prompt_id, f"probe:{probe.kind}:{probe.source}")
-                ),
-                scores=e.scores.get(subject, {}),
+                against_original=comparisons.get((probe.prompt_id, probe.comparison)),
+                scores=e.scores.get(probe.subject, {}),
             )
         )
     labels = read_labels(store.dir)
@@ -259,7 +254,7 @@ def build_entries(store: RunStore, config: RunConfig) -> RunEntries:
 
 def _is_variant_comparison(comparison: Comparison) -> bool:
     """A probe variant against its own original (shown with the variant, not on its own)."""
-    return comparison.name.startswith("probe:") and comparison.x.startswith(f"{comparison.y}/")
+    return is_probe_comparison(comparison.name) and comparison.x.startswith(f"{comparison.y}/")
 
 
 def _add_judgment(e: PromptEntry, record: PointwiseRecord | PairwiseRecord, what: str) -> None:

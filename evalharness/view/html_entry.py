@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalharness.records import PointwiseRecord
-from evalharness.report.html import esc
+from evalharness.report.style import esc
 from evalharness.view import fmt
 from evalharness.view.diff import Segment
 from evalharness.view.entries import Comparison, ProbeView, PromptEntry

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from evalharness.report.html import STYLE, esc
+from evalharness.report.style import STYLE, esc
 from evalharness.view import fmt
 from evalharness.view.entries import PromptEntry, RunEntries
 from evalharness.view.listings import Listing

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 from evalharness.config import RunConfig
 from evalharness.runstore import RunStore, write_text_atomic
+from evalharness.templates import JudgeSetup
 from evalharness.view.entries import RunEntries, build_entries
 from evalharness.view.html_entry import entry_html
 from evalharness.view.listings import DEFAULT, build_listings
@@ -110,17 +112,24 @@ def write_site(run_dir: Path, pages: dict[str, str]) -> Path:
     return run_dir / VIEW_FILE
 
 
-def write_view(store: RunStore, config: RunConfig) -> Path:
+def write_view(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Path:
     """Build the entries of a run and write view.html (and view/ for a large run)."""
-    return write_site(store.dir, render_site(build_entries(store, config)))
+    return write_site(store.dir, render_site(build_entries(store, config, setup)))
 
 
-def write_view_if_run(store: RunStore) -> Path | None:
-    """Write the view of a run that has generations (as reports do); None when it has none."""
-    from evalharness.commands.common import run_dir_from_manifest
+def saved_config(store: RunStore) -> RunConfig:
+    """The config a run was made with (its manifest's; defaults for keys it lacks)."""
+    saved = store.read_manifest().get("config", {})
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+
+
+def write_view_if_run(store: RunStore, setup: JudgeSetup | None = None) -> Path | None:
+    """Write the view of a run that has generations (as reports do); None when it has none.
+
+    ``setup`` is the judge setup of the run's saved config, if the caller resolved it."""
     from evalharness.records import GenerationRecord
 
     if not (store.exists() and store.path(GenerationRecord.FILE).is_file()):
         return None
-    store, config = run_dir_from_manifest(str(store.dir), {})
-    return write_view(store, config)
+    return write_view(store, saved_config(store), setup)

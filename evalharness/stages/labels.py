@@ -18,12 +18,11 @@ from evalharness.analysis.stats import Estimate
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.pairs import load_pairs, resolve_pairs
-from evalharness.records import PairwiseRecord
-from evalharness.rubrics import load_rubric
+from evalharness.records import VALIDATE_COMPARISON, PairwiseRecord
 from evalharness.runstore import RunStore
-from evalharness.templates import template_keys
+from evalharness.templates import JudgeSetup, resolve_judge_setup
 
-COMPARISON = "validate"
+COMPARISON = VALIDATE_COMPARISON
 
 
 def labeled_check(labels: list[int], p_first: list[float], k: int, seed: int) -> dict[str, Any]:
@@ -61,17 +60,18 @@ def labeled_check(labels: list[int], p_first: list[float], k: int, seed: int) ->
 
 
 def labeled_check_for(
-    store: RunStore, config: RunConfig, pairs_name: str, limit: int | None, k: int
+    store: RunStore,
+    config: RunConfig,
+    pairs_name: str,
+    limit: int | None,
+    k: int,
+    setup: JudgeSetup | None = None,
 ) -> dict[str, Any]:
-    """Run :func:`labeled_check` on a judge-validate directory's records."""
+    """Run :func:`labeled_check` on a judge-validate directory's records (those of the judge
+    setup, resolved from ``config`` if None)."""
     pairs = load_pairs(resolve_pairs(pairs_name), limit=limit)
-    _, pair_t = template_keys(config)
-    rubric = load_rubric(config.rubric).key
-    records = [
-        r
-        for r in store.read(PairwiseRecord)
-        if r.judge == config.judge and r.rubric == rubric and r.template == pair_t
-    ]
+    setup = setup or resolve_judge_setup(config)
+    records = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     orders = paired_orders(records).get(COMPARISON, {})
     judged = [p for p in pairs if p.id in orders]
     return labeled_check(
