@@ -364,3 +364,24 @@ def test_int8_quantizes_generation_only():
     assert backend_options(config, "judge").quantize is None
     assert backend_options(config, "rewriter").quantize is None
     assert backend_options(RunConfig(), "tuned").quantize == "none"
+
+
+@pytest.mark.slow
+def test_builtin_smollm2_gives_the_same_greedy_texts_at_batch_16_as_at_batch_8():
+    from evalharness.prompts import load_prompts, resolve_prompt_set
+
+    backend = load_backend("smollm2-135m-instruct", BackendOptions(batch_size=8))
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:16]
+    requests = [
+        GenerationRequest(p.id, messages=({"role": "user", "content": p.prompt},),
+                          max_new_tokens=24)
+        for p in prompts
+    ]  # fmt: skip
+    old = [r.text for r in backend.generate(requests)]
+    try:
+        backend.batch_size = 16
+        new = [r.text for r in backend.generate(requests)]
+    finally:
+        backend.batch_size = 8
+    assert new == old
+    assert len(set(old)) == len(old)  # different prompts, different answers
