@@ -127,7 +127,7 @@ def run_pipeline(model: str, device: str, dtype: str, sample: int) -> dict[str, 
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "run")
         with store.claim():
-            analysis = run_all(store, config, overwrite=False, bias=True)
+            analysis = run_all(store, config, overwrite=False, bias=True).analysis
     return {"seconds": round(time.perf_counter() - started, 1), "n": analysis.headline.n}
 
 

@@ -260,6 +260,12 @@ def load_config_values(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def saved_config(saved: dict[str, Any]) -> RunConfig:
+    """A run's config from its manifest's ``config`` (keys this version does not know left out)."""
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+
+
 def self_judging(config: RunConfig) -> list[str]:
     """Roles whose model is also the judge (a self-preference risk)."""
     return [

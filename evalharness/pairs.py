@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,13 @@ def _rows(path: Path) -> list[tuple[str, Any]]:
     return [(f"{path}: row {index}", obj) for index, obj in enumerate(data)]
 
 
-def load_pairs(path: str | Path, limit: int | None = None) -> list[LabeledPair]:
-    """Load labeled pairs from a JSON array (LLMBar format) or JSONL file; first ``limit`` only.
+def load_pairs(
+    path: str | Path, limit: int | None = None, sample: int | None = None, seed: int = 0
+) -> list[LabeledPair]:
+    """Load labeled pairs from a JSON array (LLMBar format) or JSONL file.
+
+    ``limit`` keeps the first pairs only; ``sample`` keeps that many, drawn with ``seed``
+    (file order kept), as ``--sample`` draws prompts.
 
     Ids default to ``<file stem>-<row index>``. Raises ConfigError naming file and row or line.
     """
@@ -114,7 +120,11 @@ def load_pairs(path: str | Path, limit: int | None = None) -> list[LabeledPair]:
             raise ConfigError(f"{where}: duplicate id {pair.id!r} (first at {first_seen[pair.id]})")
         first_seen[pair.id] = where
         pairs.append(pair)
-    return pairs[:limit] if limit is not None else pairs
+    pairs = pairs[:limit] if limit is not None else pairs
+    if sample is not None and sample < len(pairs):
+        chosen = set(random.Random(seed).sample(range(len(pairs)), sample))
+        pairs = [pair for i, pair in enumerate(pairs) if i in chosen]
+    return pairs
 
 
 def pair_set_names() -> list[str]:

@@ -21,8 +21,11 @@ LARGE_INPUT_CHARS = 100_000
 """A prompt or rubric longer than this gets a warning: every judgment repeats it."""
 
 
-def check_model(spec_text: str, role: str) -> ModelSpec:
-    """Parse a spec and check that what it names exists (no model is loaded)."""
+def check_model(spec_text: str, role: str, allow_hub: bool | None = None) -> ModelSpec:
+    """Parse a spec and check that what it names exists (no model is loaded).
+
+    ``allow_hub``: the run's --allow-hub (None: the environment's switch decides).
+    """
     try:
         spec = parse_spec(spec_text)
     except ModelError as exc:
@@ -34,7 +37,7 @@ def check_model(spec_text: str, role: str) -> ModelSpec:
     elif spec.kind == "hf":
         from evalharness.modelstore import checkpoint_dir
 
-        source, _, local = checkpoint_dir(spec)
+        source, _, local = checkpoint_dir(spec, allow_hub)
         if local:
             check_safetensors(Path(source))
     return spec
@@ -82,7 +85,7 @@ def check_judging(config: RunConfig, setup: JudgeSetup | None = None) -> JudgeSe
     from evalharness.judge.engine import PAIRWISE_VARS, POINTWISE_VARS
     from evalharness.templates import check_template, resolve_judge_setup
 
-    check_model(config.judge, "judge")
+    check_model(config.judge, "judge", config.allow_hub or None)
     setup = setup or resolve_judge_setup(config)
     rubric = setup.rubric
     size = len(rubric.criteria_block()) + len(rubric.description)
@@ -115,7 +118,7 @@ def check_probes(config: RunConfig) -> None:
         raise ConfigError(f"unknown probe kinds {unknown}; valid: {', '.join(VARIANTS)}")
     load_rules(config.probe_rules)
     if config.rewriter:
-        check_model(config.rewriter, "rewriter")
+        check_model(config.rewriter, "rewriter", config.allow_hub or None)
 
 
 def check_run(
@@ -126,8 +129,8 @@ def check_run(
     ``setup`` is the judge setup the command resolved (resolved here from ``config`` if None).
     """
     items = check_prompts(config)
-    check_model(config.base, "base")
-    check_model(config.tuned, "tuned")
+    check_model(config.base, "base", config.allow_hub or None)
+    check_model(config.tuned, "tuned", config.allow_hub or None)
     check_judging(config, setup)
     if probes:
         check_probes(config)

@@ -219,10 +219,9 @@ def test_step_summary_is_appended_once_per_run(
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     store = RunStore(tmp_path / "out")
-    paths = write_reports(store, analysis)
-    write_reports(store, analysis)
+    paths = write_reports(store, analysis, step_summary=summary)
+    write_reports(store, analysis, step_summary=summary)
     report = paths["markdown"].read_text(encoding="utf-8")
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n")

@@ -115,7 +115,7 @@ def test_compare_names_runs_by_directory(run_dir, tmp_path):
 
 def test_judge_validate_out_refuses_another_config(tmp_path):
     out = tmp_path / "validate"
-    common = ["judge-validate", "--limit", "2", "--no-probes", "--out", str(out)]
+    common = ["judge-validate", "--sample", "2", "--no-probes", "--run-dir", str(out)]
     invoke(*common, "--judge", "fake:j")
     before = (out / "pairwise.jsonl").read_bytes()
     refused = invoke(*common, "--judge", "fake:k", code=2)

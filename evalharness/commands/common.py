@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from evalharness.config import RunConfig, load_config, load_config_values
+from evalharness.config import RunConfig, load_config, load_config_values, saved_config
 from evalharness.errors import ConfigError, FailuresError, HarnessError
+from evalharness.progress import QUIET, VERBOSE, verbosity
 from evalharness.secrets import scrub
 
 RESULTS_DIR = Path("results")
@@ -37,162 +38,63 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that choose the models and the generation settings."""
-    options = [
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(dir_okay=False),
-            help="YAML run config; flags override its values (docs/config.md).",
-        ),
-        click.option("--base", help="Base model spec [default: gemma3-270m]."),
-        click.option("--tuned", help="Tuned model spec [default: smollm2-135m-instruct]."),
-        click.option("--judge", help="Judge model spec [default: smollm2-135m-instruct]."),
-        click.option(
-            "--prompts",
-            help="Prompt set: a name (default, mt_bench), a JSONL, CSV or Parquet file, a "
-            "saved `datasets` folder, or hf:NAME[:SPLIT] (a hub dataset; needs --allow-hub).",
-        ),
-        click.option(
-            "--prompt-field",
-            help="The column that holds the prompt in CSV, Parquet and datasets sources "
-            "[default: prompt, else instruction, question or messages].",
-        ),
-        click.option(
-            "--sample",
-            type=click.IntRange(min=1),
-            help="Use this many prompts, sampled with --seed [default: all].",
-        ),
-        click.option("--seed", type=int, help="Seed for sampling prompts, generation, bootstrap."),
-        click.option(
-            "--max-new-tokens",
-            type=click.IntRange(min=1),
-            help="Tokens to generate per answer [default: 96].",
-        ),
-        click.option(
-            "--temperature", type=click.FloatRange(min=0), help="0 = greedy [default: 0]."
-        ),
-        click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling [default: 1]."),
-        click.option(
-            "--batch-size",
-            type=BatchSize(),
-            help="Generation batch size, or auto: the largest that fits, halved on "
-            "out-of-memory [default: 8].",
-        ),
-        click.option(
-            "--device",
-            callback=_check_role_values,
-            help="Local models: auto, cpu, cuda, cuda:N or mps; per model as "
-            "'cuda:0,judge=cuda:1' [default: auto: a GPU if torch sees one, else cpu].",
-        ),
-        click.option(
-            "--dtype",
-            callback=_check_role_values,
-            help="Local models: auto, float32, bfloat16 or float16; per model as "
-            "'bfloat16,judge=float32' [default: auto: bf16 on CUDA, fp16 on MPS, fp32 on CPU].",
-        ),
-        click.option(
-            "--quantize",
-            type=click.Choice(["none", "int8"]),
-            help="Local base and tuned models: int8 dynamic quantization of Linear layers "
-            "for generation (opt-in; faster, small accuracy cost: see README; the judge "
-            "stays unquantized) [default: none].",
-        ),
-        click.option("--rubric", help="Rubric name or YAML file [default: helpfulness]."),
-        click.option(
-            "--judge-mode",
-            type=click.Choice(["logprobs", "text"]),
-            help="Read scores from next-token probabilities or parse generated text.",
-        ),
-        click.option(
-            "--reference-guided/--no-reference-guided",
-            default=None,
-            help="Show the judge each prompt's reference answer where the prompt set has one "
-            "(MT-Bench: math, reasoning, coding) [default: off].",
-        ),
-        click.option(
-            "--allow-hub",
-            is_flag=True,
-            default=None,
-            help="Allow downloads from the Hugging Face hub (off by default).",
-        ),
-        click.option(
-            "--trust-remote-code",
-            is_flag=True,
-            default=None,
-            help="Run model code shipped with a hub checkpoint (off by default).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def retry_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--retry-failed/--no-retry-failed``: whether a rerun tries failed records again."""
-    return click.option(
-        "--retry-failed/--no-retry-failed",
-        default=True,
-        show_default=True,
-        help="Try records that failed (server errors, timeouts) again on a rerun.",
-    )(func)
-
-
-def probe_budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--probe-sample`` and ``--probe-kinds``: how many prompts and which probes to run."""
-    func = click.option(
-        "--probe-kinds",
-        "probes",
-        callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
-        help="Probe kinds to run, comma-separated: padded,shortened,assertive,hedged "
-        "[default: all].",
-    )(func)
-    return click.option(
-        "--probe-sample",
-        type=click.IntRange(min=1),
-        help="Probe only this many prompts, sampled with --seed [default: all].",
-    )(func)
-
-
-class BatchSize(click.ParamType):  # type: ignore[type-arg]
-    """A positive integer or ``auto``."""
-
-    name = "INTEGER|auto"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
-        """``auto`` or an integer of at least 1."""
-        if value == "auto":
-            return "auto"
-        if isinstance(value, int) and value >= 1:
-            return value
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1:
-            self.fail(f"{value!r} is not a positive integer or auto", param, ctx)
-        return number
-
-
-def _check_role_values(ctx: Any, param: Any, value: str | None) -> str | None:
-    from evalharness.backends.devices import parse_role_values
-    from evalharness.errors import ConfigError
-
-    if value is not None:
-        try:
-            parse_role_values(value, param.name)
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
-
-
 def build_config(config_file: str | None, **flags: Any) -> RunConfig:
     """Defaults, then the config file, then the flags that were given."""
-    config = load_config(config_file).with_overrides(**flags)
-    if config.allow_hub:
-        os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
-    return config
+    return load_config(config_file).with_overrides(**flags)
+
+
+@contextmanager
+def hub_allowed(config: RunConfig) -> Iterator[None]:
+    """Let a hub prompt set (``--prompts hf:NAME``) download while a command runs, if
+    ``config.allow_hub`` says so.
+
+    Models take ``allow_hub`` in their backend options (and preflight's checks as an
+    argument); the prompt sources still read $EVALHARNESS_ALLOW_HUB only, so this is the one
+    place that sets it, for the command's duration. It goes once they take the flag too.
+    """
+    from evalharness.modelstore import HUB_ENV
+
+    if not config.allow_hub or os.environ.get(HUB_ENV):
+        yield
+        return
+    os.environ[HUB_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(HUB_ENV, None)
+
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def step_summary_file() -> Path | None:
+    """The CI job-summary file named by $GITHUB_STEP_SUMMARY, if set."""
+    target = os.environ.get(STEP_SUMMARY_ENV)
+    return Path(target) if target else None
+
+
+def say(message: str, err: bool = False) -> None:
+    """A line on stdout (stderr with ``err``), left out with --quiet."""
+    if verbosity() > QUIET:
+        click.echo(message, err=err)
+
+
+def detail(message: str) -> None:
+    """A line on stdout shown only with --verbose."""
+    if verbosity() >= VERBOSE:
+        click.echo(message)
+
+
+def verdict(message: str) -> None:
+    """The command's final one-line result on stdout: printed even with --quiet."""
+    click.echo(message)
+
+
+def describe_config(config: RunConfig) -> None:
+    """With --verbose: the settings that differ from the defaults, one line."""
+    defaults = RunConfig().to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if v != defaults[k]}
+    detail("config: " + (", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"))
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -233,10 +135,7 @@ def stage_config(store: Any, flags: dict[str, Any], stage: str) -> tuple[RunConf
     does not own (the base model for `judge`...) is an error: it belongs to another run.
     """
     manifest = store.read_manifest()
-    saved = manifest.get("config", {})
-    base = RunConfig()
-    saved_known = {k: v for k, v in saved.items() if hasattr(base, k)}
-    base = base.with_overrides(**saved_known)
+    base = saved_config(manifest.get("config", {}))
     given: dict[str, Any] = {}
     config_file = flags.pop("config_file", None)
     if config_file:
@@ -294,8 +193,8 @@ def existing_run(
             check(config)
         if changes and stage != "analyze":
             record_changes(store, config, changes, stage)
-        if config.allow_hub:
-            os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
+        for key, (before, after) in changes.items():
+            detail(f"{stage}: {key} {before!r} -> {after!r} (the run's value changed)")
         yield store, config
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from evalharness.commands.common import handle_errors
+from evalharness.commands.common import handle_errors, step_summary_file
 from evalharness.report.compare import CompareResult, compare, compare_markdown
 
 
@@ -22,7 +22,7 @@ def report_command(run_dir: str) -> None:
     analysis = read_analysis(run_dir)
     store = RunStore(run_dir)
     with store.lock("report"):
-        paths = write_reports(store, analysis)
+        paths = write_reports(store, analysis, step_summary=step_summary_file())
     for path in paths.values():
         click.echo(f"report: {path}")
 
@@ -115,6 +115,6 @@ def compare_command(
     _print(result)
     if junit_file:
         click.echo(f"junit: {write_junit(junit_file, result)}")
-    append_step_summary(compare_markdown(result))
+    append_step_summary(compare_markdown(result), step_summary_file())
     if not result.passed:
         sys.exit(1)

@@ -73,9 +73,3 @@ def export_command(run_dir: str, fmt: str, out_dir: str | None) -> None:
 
     for name, path in export_run(run_dir, fmt, out_dir).items():
         click.echo(f"{name}: {path}")
-
-
-def register(group: click.Group) -> None:
-    """Add view, show and export to the command group."""
-    for command in (view_command, show_command, export_command):
-        group.add_command(command)

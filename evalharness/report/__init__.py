@@ -8,7 +8,6 @@ reading of each section in docs/reports.md.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from evalharness.analysis.model import Analysis
@@ -18,7 +17,6 @@ from evalharness.secrets import scrub
 from evalharness.templates import JudgeSetup
 
 ANALYSIS_FILE = "analysis.json"
-STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 1024  # bytes; GitHub refuses a summary over 1 MiB
 SUMMARY_MARKER = ".step_summary.json"
 
@@ -34,15 +32,16 @@ def read_analysis(run_dir: str | Path) -> Analysis:
     return Analysis.read(path)
 
 
-def append_step_summary(markdown: str, store: RunStore | None = None) -> Path | None:
-    """Append Markdown to the file named by $GITHUB_STEP_SUMMARY, if set; returns its path.
+def append_step_summary(
+    markdown: str, target: Path | None, store: RunStore | None = None
+) -> Path | None:
+    """Append Markdown to the CI job-summary file ``target``, if given; returns its path.
 
     With ``store``, a run appends its summary once per summary file (a second `report` of
     the same run in the same CI job adds nothing). What is appended stays under GitHub's
     1 MiB limit for the whole summary file.
     """
-    target = os.environ.get(STEP_SUMMARY_ENV)
-    if not target:
+    if target is None:
         return None
     path = Path(target)
     marker = store.path(SUMMARY_MARKER) if store is not None else None
@@ -61,7 +60,7 @@ def append_step_summary(markdown: str, store: RunStore | None = None) -> Path | 
         with path.open("a", encoding="utf-8") as handle:
             handle.write(scrub(text))
     except OSError as exc:
-        raise ConfigError(f"{STEP_SUMMARY_ENV}={target}: cannot append ({exc.strerror})") from exc
+        raise ConfigError(f"job summary {target}: cannot append ({exc.strerror})") from exc
     if marker is not None:
         write_json_atomic(marker, {"appended_to": [*done, key]})
     return path
@@ -84,10 +83,12 @@ def write_reports(
     analysis: Analysis,
     *,
     unchanged: bool = False,
+    step_summary: Path | None = None,
     setup: JudgeSetup | None = None,
 ) -> dict[str, Path]:
-    """Write report.md and report.html of a run; append report.md to the CI job summary.
+    """Write report.md and report.html of a run; append report.md to ``step_summary``.
 
+    ``step_summary``: the CI job-summary file (the command line finds it in the environment).
     ``unchanged``: the analysis is the one the reports were made from; existing reports are
     kept as they are (no rendering, no plots). ``setup``: the judge setup of the run's saved
     config, when the caller has resolved it (the view reads it otherwise).
@@ -100,7 +101,7 @@ def write_reports(
 
     if unchanged and all(p.is_file() for p in (*paths.values(), store.path(VIEW_FILE))):
         markdown = paths["markdown"].read_text(encoding="utf-8")
-        append_step_summary(markdown, store)
+        append_step_summary(markdown, step_summary, store)
         return {**paths, "view": store.path(VIEW_FILE)}
     from evalharness.report.plots import render_plots
     from evalharness.report.size import fit_markdown
@@ -109,7 +110,7 @@ def write_reports(
     page = render_html(analysis, render_plots(analysis))
     write_text_atomic(paths["markdown"], markdown)
     write_text_atomic(paths["html"], page)
-    append_step_summary(markdown, store)
+    append_step_summary(markdown, step_summary, store)
     from evalharness.view.site import write_view_if_run
 
     if (view := write_view_if_run(store, setup)) is not None:

@@ -66,10 +66,12 @@ def labeled_check_for(
     limit: int | None,
     k: int,
     setup: JudgeSetup | None = None,
+    *,
+    sample: int | None = None,
 ) -> dict[str, Any]:
     """Run :func:`labeled_check` on a judge-validate directory's records (those of the judge
-    setup, resolved from ``config`` if None)."""
-    pairs = load_pairs(resolve_pairs(pairs_name), limit=limit)
+    setup, resolved from ``config`` if None; ``sample``: that many pairs, drawn with the seed)."""
+    pairs = load_pairs(resolve_pairs(pairs_name), limit=limit, sample=sample, seed=config.seed)
     setup = setup or resolve_judge_setup(config)
     records = [r for r in store.read(PairwiseRecord) if setup.owns(r)]
     orders = paired_orders(records).get(COMPARISON, {})

@@ -1,21 +1,20 @@
-"""`evalharness run`: the stages chained, with a summary table and the total time."""
+"""`evalharness run`: the stages chained; the command prints what they return."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from rich.table import Table
+from pathlib import Path
 
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.run import analyze
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
-from evalharness.progress import console
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord, ProbeRecord
-from evalharness.report.validation import print_validation, summary_lines
 from evalharness.runstore import RunStore, write_json_atomic
 from evalharness.stages.common import StageSummary
 from evalharness.stages.generate import prepare_run, run_generate
@@ -101,9 +100,6 @@ def judges_note(store: RunStore, config: RunConfig) -> list[str]:
     ]
 
 
-__all__ = ["print_validation", "run_all", "write_analysis"]
-
-
 def write_analysis(store: RunStore, config: RunConfig, setup: JudgeSetup | None = None) -> Analysis:
     """Analyze the run and write analysis.json atomically (kept as is when inputs are unchanged).
 
@@ -143,11 +139,21 @@ def claim_validation_dir(store: RunStore, config: RunConfig, overwrite: bool) ->
     if not overwrite:
         what = "an evaluation run" if other else "a validation with another config"
         raise ConfigError(
-            f"{store.dir} holds {what}; pass another --out or --overwrite to replace it"
+            f"{store.dir} holds {what}; pass another --run-dir or --overwrite to replace it"
         )
     for name in (*RECORD_FILES, "manifest.json", "validation.json", "analysis.json",
                  "report.md", "report.html"):  # fmt: skip
         store.path(name).unlink(missing_ok=True)
+
+
+@dataclass
+class RunOutcome:
+    """What `run` did: each stage's counts, the analysis, the report paths and the total time."""
+
+    summaries: list[StageSummary]
+    analysis: Analysis
+    paths: dict[str, Path]
+    seconds: float
 
 
 def run_all(
@@ -157,17 +163,21 @@ def run_all(
     overwrite: bool,
     bias: bool,
     setup: JudgeSetup | None = None,
-) -> Analysis:
-    """Generate, judge, probe, analyze and report; print a summary table.
+    step_summary: Path | None = None,
+    prepared: Callable[[], None] | None = None,
+) -> RunOutcome:
+    """Generate, judge, probe, analyze and report (``step_summary``: a CI job-summary file).
 
-    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None);
+    ``prepared`` is called once the run directory is claimed for this config.
     """
     from evalharness.report import write_reports
 
     started = time.perf_counter()
     items = prepare_run(store, config, overwrite)
     setup = setup or resolve_judge_setup(config)
-    console.print(f"run directory: {store.dir}")
+    if prepared is not None:
+        prepared()
     summaries: list[StageSummary] = [
         run_generate(store, config, items),
         run_judge(store, config, setup),
@@ -177,7 +187,9 @@ def run_all(
     record_judge(store, config)
     step = time.perf_counter()
     analysis, unchanged = _write_analysis(store, config, setup)
-    paths = write_reports(store, analysis, unchanged=unchanged, setup=setup)
+    paths = write_reports(
+        store, analysis, unchanged=unchanged, setup=setup, step_summary=step_summary
+    )
     summaries.append(
         StageSummary(
             "analyze+report",
@@ -186,17 +198,4 @@ def run_all(
             seconds=time.perf_counter() - step,
         )
     )
-    table = Table(title="evalharness run")
-    for column in ("stage", "new records", "already done", "failed", "seconds"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for s in summaries:
-        table.add_row(
-            s.stage, str(s.written), str(s.done_before), str(s.failed), f"{s.seconds:.1f}"
-        )
-    console.print(table)
-    for line in summary_lines(analysis):
-        console.print(line, highlight=False)
-    for path in paths.values():
-        console.print(f"report: {path}")
-    console.print(f"total time: {time.perf_counter() - started:.1f}s")
-    return analysis
+    return RunOutcome(summaries, analysis, paths, time.perf_counter() - started)

@@ -91,14 +91,17 @@ def run_validation(
     limit: int | None,
     probes: bool,
     setup: JudgeSetup | None = None,
+    *,
+    sample: int | None = None,
 ) -> tuple[dict[str, Any], StageSummary]:
     """Judge the labeled pairs (resuming) and compute the validation table.
 
-    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None).
+    ``setup`` is the judge setup resolved at the command's edge (from ``config`` if None);
+    ``sample``: judge that many pairs, drawn with the seed.
     """
     setup = setup or resolve_judge_setup(config)
     path = resolve_pairs(pairs_name)
-    pairs = load_pairs(path, limit=limit)
+    pairs = load_pairs(path, limit=limit, sample=sample, seed=config.seed)
     judge: Judge = make_judge(config, setup)
     store.update_manifest(
         validation={

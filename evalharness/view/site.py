@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
 from evalharness.config import RunConfig
+from evalharness.config import saved_config as config_from_manifest
 from evalharness.runstore import RunStore, write_text_atomic
 from evalharness.templates import JudgeSetup
 from evalharness.view.entries import RunEntries, build_entries
@@ -119,9 +119,7 @@ def write_view(store: RunStore, config: RunConfig, setup: JudgeSetup | None = No
 
 def saved_config(store: RunStore) -> RunConfig:
     """The config a run was made with (its manifest's; defaults for keys it lacks)."""
-    saved = store.read_manifest().get("config", {})
-    known = {f.name for f in fields(RunConfig)}
-    return RunConfig().with_overrides(**{k: v for k, v in saved.items() if k in known})
+    return config_from_manifest(store.read_manifest().get("config", {}))
 
 
 def write_view_if_run(store: RunStore, setup: JudgeSetup | None = None) -> Path | None:
