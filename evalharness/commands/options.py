@@ -116,8 +116,8 @@ def quantize_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--quantize``: fixed for a run's life (it is part of the generations' fingerprint)."""
     return field_option(
         "--quantize", field="quantize", existing=False, type=click.Choice(["none", "int8"]),
-        help="Local models: int8 dynamic quantization of Linear layers (opt-in; faster, "
-        "small accuracy cost: see README).",
+        help="Local base and tuned models: int8 dynamic quantization of Linear layers for "
+        "generation (opt-in; faster, accuracy cost: see README; the judge stays unquantized).",
     )(func)  # fmt: skip
 
 
