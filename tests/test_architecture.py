@@ -16,10 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 400
-KNOWN_LARGE = {
-    # Being split (its prefix cache becomes a class of its own); remove once it is.
-    "evalharness/backends/hf.py",
-}
 
 
 def _import_graph() -> ModuleType:
@@ -57,7 +53,7 @@ def test_no_module_over_the_size_limit(figures: Any) -> None:
         for lines, path in figures.sizes
         if lines > MAX_LINES
     }
-    assert {p: n for p, n in large.items() if p not in KNOWN_LARGE} == {}
+    assert large == {}
 
 
 def test_the_check_sees_an_upward_import_and_a_cycle(graph: ModuleType, tmp_path: Path) -> None:
