@@ -60,7 +60,7 @@ def check_safetensors(folder: Path) -> None:
 def check_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, with ``sample`` no larger than the set."""
     path = config.prompts
-    items = load_prompt_set(config.prompts, config.prompt_field)
+    items = load_prompt_set(config.prompts, config.prompt_field, config.allow_hub or None)
     if config.sample is not None and config.sample > len(items):
         raise ConfigError(
             f"sample {config.sample} is larger than the prompt set {path} "

@@ -11,7 +11,8 @@ from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.records import ORDERS, PairwiseRecord, PointwiseRecord
 from evalharness.resources import resolve, shipped_dir, shipped_names
-from evalharness.rubrics import Rubric, duplicate_keys, load_rubric, read_yaml, yaml_line
+from evalharness.rubrics import Rubric, load_rubric
+from evalharness.yamlio import duplicate_keys, read_yaml, yaml_line
 
 TEMPLATES_DIR: Path = shipped_dir("templates")
 
