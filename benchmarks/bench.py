@@ -4,6 +4,8 @@
     python benchmarks/bench.py --e2e      # also the default `evalharness run`: cold, warm, cached
     python benchmarks/bench.py --growth   # also run time for 8, 16 and 32 prompts
     python benchmarks/bench.py --json F   # where the figures go (default results/bench-<time>.json)
+    python benchmarks/bench.py --gen-compare [--compile]   # generation: previous path vs
+                                          # larger batches, int8, llama.cpp, in one run
 
 Every ratio compares two paths measured in the same process, one after the other, so it holds
 on a noisy machine; single timings are medians over --repeats.
@@ -15,11 +17,8 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalharness.backends import BackendOptions, clear_loaded, load_backend  # noqa: E402
-from evalharness.backends.base import GenerationRequest  # noqa: E402
 from evalharness.judge.engine import Judge, PairItem, PointwiseItem  # noqa: E402
 from evalharness.prompts import load_prompts, resolve_prompt_set  # noqa: E402
 from evalharness.rubrics import load_rubric  # noqa: E402
 from evalharness.templates import load_template  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_e2e import e2e_old_vs_new, end_to_end, growth  # noqa: E402
+from bench_gen import (  # noqa: E402
+    decode_workload,
+    generation_compare,
+    generation_workload,
+    llama_cpp_workload,
+)
 
 FILLER = (
     "Here is a short answer. The main point is stated first, then one supporting detail, "
@@ -123,7 +130,7 @@ def judge_workload(
 
         def fresh() -> Any:
             # every path pays for the rubric prefix: forget the one kept from the last call
-            judge.backend._root = ((), None)  # type: ignore[attr-defined]
+            judge.backend.prefix.forget()  # type: ignore[attr-defined]
             return run(judge)
 
         records, seconds = _timed(fresh, times)
@@ -173,85 +180,6 @@ def judge_workload(
     return out
 
 
-def generation_workload(
-    spec: str,
-    n: int = 16,
-    new_tokens: int = 96,
-    batches: tuple[int, ...] = (1, 4, 8, 16),
-    quantize: str | None = None,
-) -> dict[str, Any]:
-    """Aggregate tok/s of single-stream vs batched greedy generation, same prompts."""
-    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
-    out: dict[str, Any] = {"spec": spec + (f" ({quantize})" if quantize else ""), "prompts": n,
-                           "max_new_tokens": new_tokens}  # fmt: skip
-    base_rate = None
-    texts: dict[int, list[str]] = {}
-    for batch in batches:
-        clear_loaded()
-        backend = load_backend(spec, BackendOptions(batch_size=batch, quantize=quantize))
-        requests = []
-        for item in prompts:
-            if backend.info.has_chat_template:
-                msg = ({"role": "user", "content": item.prompt},)
-                requests.append(GenerationRequest(item.id, messages=msg, max_new_tokens=new_tokens))
-            else:
-                frame = f"Question: {item.prompt}\nAnswer:"
-                requests.append(GenerationRequest(item.id, prompt=frame, max_new_tokens=new_tokens))
-        started = time.perf_counter()
-        results = backend.generate(requests)
-        seconds = time.perf_counter() - started
-        tokens = sum(r.output_tokens for r in results)
-        texts[batch] = [r.text for r in results]
-        rate = tokens / seconds
-        base_rate = base_rate or rate
-        out[f"batch_{batch}"] = {
-            "seconds": round(seconds, 2),
-            "tokens": tokens,
-            "tok_per_s": round(rate, 1),
-            "vs_single": round(rate / base_rate, 2),
-            "same_text_as_single": sum(
-                a == b for a, b in zip(texts[batch], texts[batches[0]], strict=True)
-            ),
-        }
-    clear_loaded()
-    out["texts"] = texts[batches[0]]
-    return out
-
-
-def decode_workload(
-    spec: str, n: int = 16, new_tokens: int = 96, batches: tuple[int, ...] = (1, 16)
-) -> dict[str, Any]:
-    """``model.generate`` (old) vs the plain greedy loop (new), same model and prompts."""
-    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
-    out: dict[str, Any] = {"spec": spec, "prompts": n, "max_new_tokens": new_tokens}
-    for batch in batches:
-        clear_loaded()
-        backend: Any = load_backend(spec, BackendOptions(batch_size=batch))
-        requests = [
-            GenerationRequest(item.id, messages=({"role": "user", "content": item.prompt},),
-                              max_new_tokens=new_tokens)
-            for item in prompts
-        ]  # fmt: skip
-        backend.generate(requests[:1])  # warm up
-        row: dict[str, Any] = {}
-        texts = {}
-        for path, plain in (("generate", False), ("loop", True)):
-            backend.plain_greedy = plain
-            started = time.perf_counter()
-            results = backend.generate(requests)
-            seconds = time.perf_counter() - started
-            tokens = sum(r.output_tokens for r in results)
-            texts[path] = [r.text for r in results]
-            row[f"{path}_tok_per_s"] = round(tokens / seconds, 1)
-        row["loop_vs_generate"] = round(row["loop_tok_per_s"] / row["generate_tok_per_s"], 2)
-        row["same_text"] = sum(
-            a == b for a, b in zip(texts["loop"], texts["generate"], strict=True)
-        )
-        out[f"batch_{batch}"] = row
-    clear_loaded()
-    return out
-
-
 def int8_judge_cost(spec: str, n: int = 16) -> dict[str, Any]:
     """Accuracy cost of int8 quantization for the judge: |Δp| and argmax flips vs fp32."""
     points, pairs = workload_items(n)
@@ -285,115 +213,6 @@ def int8_judge_cost(spec: str, n: int = 16) -> dict[str, Any]:
         "max_abs_expected_score_diff": round(max(expected), 3) if expected else None,
         "argmax_flips": flips,
     }
-
-
-def llama_cpp_workload(n: int = 16, new_tokens: int = 96) -> dict[str, Any] | None:
-    """llama.cpp single-stream decode on the same SmolLM2 GGUF, if llama-cpp-python is installed."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        return None
-    from evalharness.modelstore import builtin_gguf
-
-    llm = Llama(str(builtin_gguf("smollm2-135m-instruct")), n_threads=2, n_ctx=2048, verbose=False)
-    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:n]
-    tokens = 0
-    started = time.perf_counter()
-    for item in prompts:
-        reply = llm.create_chat_completion(
-            [{"role": "user", "content": item.prompt}], max_tokens=new_tokens, temperature=0.0
-        )
-        tokens += reply["usage"]["completion_tokens"]
-    seconds = time.perf_counter() - started
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tok_per_s": round(tokens / seconds, 1)}
-
-
-def _run_cli(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evalharness", *args],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if status != 0:
-        raise RuntimeError(f"evalharness {' '.join(args)} failed:\n{err[-2000:]}")
-    return {"seconds": round(seconds, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2)}
-
-
-def end_to_end(extra: list[str] | None = None, keep: str | None = None) -> dict[str, Any]:
-    """Default `evalharness run`: cold (empty model cache), warm (cache filled), cached rerun.
-
-    ``keep``: copy the warm run's directory there (for reading its reports)."""
-    extra = extra or []
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "EVALHARNESS_CACHE": str(Path(tmp) / "cache")}
-        out = {}
-        for name in ("cold", "warm"):
-            run_dir = Path(tmp) / f"run-{name}"
-            out[name] = _run_cli(["run", "--run-dir", str(run_dir), *extra], env)
-        out["cached_rerun"] = _run_cli(
-            ["run", "--run-dir", str(Path(tmp) / "run-warm"), *extra], env
-        )
-        if keep:
-            shutil.copytree(Path(tmp) / "run-warm", keep, dirs_exist_ok=True)
-        shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
-    return out
-
-
-def e2e_old_vs_new(
-    overrides: dict[str, Any] | None = None, new_settings: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A warm `run` in this process with the previous judge path and every probe, then with
-    the batched judge and ``new_settings`` (for example
-    ``{"probe_sample": 6}``), one after the other; the model cache must be filled already."""
-    import evalharness
-    from evalharness.backends.hf import HFBackend
-
-    init = HFBackend.__init__
-    out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, new in (("old", False), ("new", True)):
-
-            def patched(self: Any, *args: Any, _new: bool = new, **kwargs: Any) -> None:
-                init(self, *args, **kwargs)
-                self.suffix_batch = _new
-
-            HFBackend.__init__ = patched  # type: ignore[method-assign]
-            try:
-                clear_loaded()
-                settings = {**(overrides or {}), **((new_settings or {}) if new else {})}
-                started = time.perf_counter()
-                result = evalharness.run(run_dir=Path(tmp) / label, **settings)
-                seconds = time.perf_counter() - started
-            finally:
-                HFBackend.__init__ = init  # type: ignore[method-assign]
-                clear_loaded()
-            cost = result.analysis.to_json()["cost"]
-            out[label] = {
-                "seconds": round(seconds, 1),
-                "settings": settings,
-                "stage_seconds": {k: v["seconds"] for k, v in cost.get("stages", {}).items()},
-                "bias_interval_width": cost.get("bias_interval_width"),
-            }
-    out["new_vs_old"] = round(out["new"]["seconds"] / out["old"]["seconds"], 2)
-    return out
-
-
-def growth(sizes: tuple[int, ...] = (8, 16, 32)) -> dict[str, Any]:
-    """Wall time of a full run on the MT-Bench set for growing prompt counts (warm cache)."""
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            run_dir = str(Path(tmp) / f"run-{size}")
-            result = _run_cli(
-                ["run", "--prompts", "mt_bench", "--sample", str(size), "--run-dir", run_dir],
-                dict(os.environ),
-            )
-            result["seconds_per_prompt"] = round(result["seconds"] / size, 2)
-            out[str(size)] = result
-    return out
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -437,6 +256,31 @@ def print_table(figures: dict[str, Any]) -> None:
         best = max(r["loop_tok_per_s"] for k, r in decode.items() if k.startswith("batch_"))
         if llama:
             print(f"  best loop vs llama.cpp single stream: {best / llama['tok_per_s']:.2f}x")
+    compare = figures.get("gen_compare")
+    if compare:
+        print(f"\nGENERATION, PREVIOUS PATH vs CANDIDATES ({compare['spec']}, {compare['prompts']} "
+              f"prompts x up to {compare['max_new_tokens']} tokens, greedy)")  # fmt: skip
+        llama_rate = compare.get("llama_cpp_tok_per_s")
+        for r in compare["rows"].values():
+            vs_llama = f"{r['vs_llama_cpp']:>5}x llama.cpp" if llama_rate else ""
+            same = f"{r['same_text_as_old']}/{compare['prompts']} texts = old"
+            print(f"  {r['path']:44} {r['tok_per_s']:>7} tok/s {r['vs_old']:>5}x old "
+                  f"{vs_llama}  ({same})")  # fmt: skip
+            if "first_run_seconds" in r:
+                print(f"  {'':44} first run (compiling): {r['first_run_seconds']} s")
+        if llama_rate:
+            print(f"  {'llama.cpp, same GGUF, single stream':44} {llama_rate:>7} tok/s "
+                  f"(runs before and after: {compare['llama_cpp_runs']})")  # fmt: skip
+        if "int8_same_text_as_fp32" in compare:
+            print(f"  int8 texts = fp32 texts at the same batch: "
+                  f"{compare['int8_same_text_as_fp32']} of {compare['prompts']}")  # fmt: skip
+        for row in compare.get("int8_kernels", []):
+            print(f"  Linear {row['shape']} batch {row['batch']:>2}: fp32 {row['fp32_us']} us, "
+                  f"weight-only int8 {row['weight_only_int8_us']} us, dynamic int8 "
+                  f"{row['dynamic_int8_us']} us")  # fmt: skip
+        if compare.get("int8_judge_scores"):
+            print(f"  judge scores, fp32 texts (a) vs int8 texts (b): "
+                  f"{compare['int8_judge_scores']}")  # fmt: skip
     int8 = figures.get("int8_judge")
     if int8:
         print(f"\nINT8 JUDGE vs FP32: {int8}")
@@ -467,6 +311,19 @@ def main() -> None:
         action="store_true",
         help="only generate() vs the plain greedy loop, and llama.cpp, in one run",
     )
+    parser.add_argument(
+        "--gen-compare",
+        action="store_true",
+        help="only generation: the previous path beside larger batches, opt-in int8 (texts "
+        "compared and judged) and llama.cpp single stream, in one run",
+    )
+    parser.add_argument("--gen-batches", default="16,32", help="with --gen-compare")
+    parser.add_argument("--new-tokens", type=int, default=96, help="with --gen-compare")
+    parser.add_argument(
+        "--compile", action="store_true", help="with --gen-compare: static cache + torch.compile"
+    )
+    parser.add_argument("--judge-sample", type=int, default=8, help="with --gen-compare")
+    parser.add_argument("--llama-n", type=int, help="with --gen-compare: llama.cpp prompts")
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument(
@@ -489,6 +346,18 @@ def main() -> None:
         args.skip_judge = args.skip_generation = True
         figures["decode"] = decode_workload(args.gen_models.split(",")[0], args.n)
         figures["llama_cpp"] = llama_cpp_workload(args.n)
+    if args.gen_compare:
+        args.skip_judge = args.skip_generation = True
+        figures["gen_compare"] = generation_compare(
+            args.gen_models.split(",")[0],
+            args.n,
+            args.new_tokens,
+            tuple(int(b) for b in args.gen_batches.split(",")),
+            compile_static=args.compile,
+            judge_spec=args.judge,
+            judge_sample=args.judge_sample,
+            llama_prompts=args.llama_n,
+        )
     if not args.skip_judge:
         figures["judge"] = judge_workload(args.judge, args.n, args.repeats)
         clear_loaded()

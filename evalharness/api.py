@@ -9,7 +9,6 @@ command line), and ``validate`` measures a judge against labeled pairs. See docs
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,7 +52,7 @@ def make_config(config: ConfigLike = None, **overrides: Any) -> RunConfig:
             raise ConfigError(f"unknown config key {key!r}{did_you_mean(key, known)}")
     for key in ("device", "dtype"):
         if overrides.get(key) is not None:
-            from evalharness.backends.devices import parse_role_values
+            from evalharness.device_values import parse_role_values
 
             parse_role_values(overrides[key], key)
     return base.with_overrides(**overrides)
@@ -88,9 +87,7 @@ def run(
     from evalharness.stages.generate import run_dir_name
     from evalharness.stages.pipeline import run_all
 
-    cfg = make_config(config, **overrides)
-    if cfg.allow_hub:
-        os.environ["EVALHARNESS_ALLOW_HUB"] = "1"
+    cfg = make_config(config, **overrides)  # allow_hub travels in cfg to models and prompt sets
     store = RunStore(run_dir if run_dir is not None else Path("results") / run_dir_name(cfg))
     with _quiet(quiet), store.claim():
         run_all(store, cfg, overwrite=overwrite, bias=bias)

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from evalharness.errors import ConfigError, did_you_mean
-from evalharness.rubrics import duplicate_keys
+from evalharness.yamlio import duplicate_keys
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def load_config_values(path: str | Path) -> dict[str, Any]:
         values[key] = _check_type(path, lines.get(key, 0), key, value, defaults[key])
     for key in ("device", "dtype"):
         if key in values:
-            from evalharness.backends.devices import parse_role_values
+            from evalharness.device_values import parse_role_values
 
             try:
                 parse_role_values(values[key], key)

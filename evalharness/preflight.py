@@ -60,7 +60,7 @@ def check_safetensors(folder: Path) -> None:
 def check_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, with ``sample`` no larger than the set."""
     path = config.prompts
-    items = load_prompt_set(config.prompts, config.prompt_field)
+    items = load_prompt_set(config.prompts, config.prompt_field, config.allow_hub or None)
     if config.sample is not None and config.sample > len(items):
         raise ConfigError(
             f"sample {config.sample} is larger than the prompt set {path} "
@@ -129,8 +129,8 @@ def check_run(
     ``setup`` is the judge setup the command resolved (resolved here from ``config`` if None).
     """
     items = check_prompts(config)
-    check_model(config.base, "base", config.allow_hub or None)
-    check_model(config.tuned, "tuned", config.allow_hub or None)
+    for name, spec in config.model_specs().items():  # base and tuned, or the run's models
+        check_model(spec, name, config.allow_hub or None)
     check_judging(config, setup)
     if probes:
         check_probes(config)

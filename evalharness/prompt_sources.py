@@ -57,20 +57,25 @@ def is_external(source: str, prompt_field: str | None) -> bool:
     return prompt_field is not None and path.suffix.lower() == ".jsonl"
 
 
-def load_prompt_set(source: str, prompt_field: str | None = None) -> list[PromptItem]:
+def load_prompt_set(
+    source: str, prompt_field: str | None = None, allow_hub: bool | None = None
+) -> list[PromptItem]:
     """Load a prompt set from any source: a shipped name, a JSONL, CSV or Parquet file, a
     saved ``datasets`` folder, or ``hf:NAME[:CONFIG]:SPLIT``.
 
     A JSONL file follows the prompt-set schema unless ``prompt_field`` names its prompt column.
+    ``allow_hub`` lets an ``hf:`` set download (None: the environment's switch decides).
     """
     if is_external(source, prompt_field):
-        return load(source, prompt_field)
+        return load(source, prompt_field, allow_hub)
     return load_prompts(resolve_prompt_set(source))
 
 
-def load(source: str, prompt_field: str | None = None) -> list[PromptItem]:
+def load(
+    source: str, prompt_field: str | None = None, allow_hub: bool | None = None
+) -> list[PromptItem]:
     """Read every row of ``source`` into PromptItems; ConfigError naming source and row."""
-    rows, name = _rows(source)
+    rows, name = _rows(source, allow_hub)
     rows = list(rows)
     if not rows:
         raise ConfigError(f"{source}: empty prompt set (no rows)")
@@ -138,9 +143,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _rows(source: str) -> tuple[Iterable[Row], str]:
+def _rows(source: str, allow_hub: bool | None) -> tuple[Iterable[Row], str]:
     if source.startswith("hf:"):
-        return _hub_rows(source[3:]), source[3:].split(":")[0].rsplit("/", 1)[-1]
+        return _hub_rows(source[3:], allow_hub), source[3:].split(":")[0].rsplit("/", 1)[-1]
     path = Path(source)
     if path.is_dir():
         return _dataset_rows(_load_from_disk(path), str(path)), path.name
@@ -223,7 +228,7 @@ def _dataset_rows(data: Any, where: str) -> list[Row]:
     return [(f"{where}:row {i}", dict(row)) for i, row in enumerate(dataset)]
 
 
-def _hub_rows(spec: str) -> list[Row]:
+def _hub_rows(spec: str, allow_hub: bool | None) -> list[Row]:
     from evalharness.modelstore import HUB_ENV, hub_allowed
 
     parts = spec.split(":")
@@ -232,7 +237,7 @@ def _hub_rows(spec: str) -> list[Row]:
     name = parts[0]
     config = parts[1] if len(parts) == 3 else None
     split = parts[-1] if len(parts) > 1 else None
-    if not hub_allowed():
+    if not hub_allowed(allow_hub):
         raise ConfigError(
             f"hf:{spec} is a hub dataset and hub downloads are off: pass --allow-hub or set "
             f"{HUB_ENV}=1 (a folder saved with save_to_disk loads without the hub)"

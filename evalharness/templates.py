@@ -11,7 +11,8 @@ from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 from evalharness.records import ORDERS, PairwiseRecord, PointwiseRecord
 from evalharness.resources import resolve, shipped_dir, shipped_names
-from evalharness.rubrics import Rubric, duplicate_keys, load_rubric, read_yaml, yaml_line
+from evalharness.rubrics import Rubric, load_rubric
+from evalharness.yamlio import duplicate_keys, read_yaml, yaml_line
 
 TEMPLATES_DIR: Path = shipped_dir("templates")
 
@@ -270,7 +271,7 @@ def resolve_judge_setup(config: RunConfig) -> JudgeSetup:
         low_mass=config.low_mass,
         judges_itself=tuple(
             role
-            for role, spec in (("base", config.base), ("tuned", config.tuned))
+            for role, spec in config.model_specs().items()
             if spec == config.judge
         ),
         text_tokens=config.text_mode_tokens,

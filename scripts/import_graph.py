@@ -11,14 +11,15 @@ from __future__ import annotations
 import ast
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
 
 # Lowest first. A module may import its own folder and anything on a lower layer only.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "settings", "jsonl", "specs", "records", "config", "secrets", "resources",
-     "manifest", "runstore", "progress"),
+    ("errors", "jsonl", "specs", "records", "config", "secrets", "resources",
+     "manifest", "runstore", "progress", "yamlio", "device_values"),
     ("prompts", "prompt_sources", "conversation", "rubrics", "templates", "pairs", "modelstore"),
     ("text",),
     ("backends",),
@@ -73,8 +74,22 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return targets
 
 
-def main(root: Path) -> int:
-    """Print the figures; 1 when an import points up the layers or a cycle exists."""
+@dataclass(frozen=True)
+class Figures:
+    """The import graph's figures for one package directory."""
+
+    modules: int
+    edges: int
+    layers: int
+    cycles: list[set[str]]
+    upward: list[tuple[str, str, str]]
+    """(importer, imported, why): ``up`` against LAYERS, or ``unplaced`` (not in LAYERS)."""
+    sizes: list[tuple[int, str]]
+    """(lines, file) for every module, largest first."""
+
+
+def figures(root: Path) -> Figures:
+    """Build the import graph of the package at ``root`` and measure it."""
     modules = modules_of(root)
     package = root.name
     graph = nx.DiGraph()
@@ -95,16 +110,31 @@ def main(root: Path) -> int:
             upward.append((a, b, "unplaced"))
         elif lb > la and not same_folder:
             upward.append((a, b, "up"))
-    sizes = sorted((len(p.read_text().splitlines()), str(p)) for p in modules.values())[::-1]
-    layers = max(depth.values(), default=0)
-    print(f"modules {len(modules)}  edges {graph.number_of_edges()}  layers {layers}  "
-          f"cycles {len(cycles)}  upward {len(upward)}")  # fmt: skip
-    print("largest: " + ", ".join(f"{p} {n}" for n, p in sizes[:3]))
-    for cycle in cycles:
+    sizes = sorted(
+        ((len(p.read_text(encoding="utf-8").splitlines()), str(p)) for p in modules.values()),
+        reverse=True,
+    )
+    return Figures(
+        modules=len(modules),
+        edges=graph.number_of_edges(),
+        layers=max(depth.values(), default=0),
+        cycles=cycles,
+        upward=sorted(upward),
+        sizes=sizes,
+    )
+
+
+def main(root: Path) -> int:
+    """Print the figures; 1 when an import points up the layers or a cycle exists."""
+    found = figures(root)
+    print(f"modules {found.modules}  edges {found.edges}  layers {found.layers}  "
+          f"cycles {len(found.cycles)}  upward {len(found.upward)}")  # fmt: skip
+    print("largest: " + ", ".join(f"{p} {n}" for n, p in found.sizes[:3]))
+    for cycle in found.cycles:
         print("cycle: " + " ".join(sorted(cycle)))
-    for a, b, why in sorted(upward):
+    for a, b, why in found.upward:
         print(f"{why}: {a} -> {b}")
-    return 1 if upward or cycles else 0
+    return 1 if found.upward or found.cycles else 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Shared fixtures: an isolated model cache per test, tiny real models, a clean backend registry."""
+"""Shared fixtures: an isolated model cache per test, no CI job summary, tiny real models, a
+clean backend registry, a prepared label run and a headless Chromium (helpers.py: the code)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,15 @@ def use_one_torch_thread(one: bool) -> None:
     if not _DEFAULT_TORCH_THREADS:
         _DEFAULT_TORCH_THREADS.append(torch.get_num_threads())
     torch.set_num_threads(1 if one else _DEFAULT_TORCH_THREADS[0])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_job_summary() -> Iterator[None]:
+    """Keep $GITHUB_STEP_SUMMARY (set on CI) away from every test and module fixture; a test
+    that checks the job summary sets it itself."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +101,23 @@ def prompt_file(tmp_path: Path) -> Path:
     path = tmp_path / "prompts.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def label_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A judged scripted run without probes, for the label tests; copy it before changing it."""
+    from helpers import make_label_run
+
+    return make_label_run(tmp_path_factory.mktemp("label-run") / "run")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium for the browser tests (they call helpers.require_chromium first)."""
+    from helpers import open_chromium
+
+    browser = open_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield browser
+    finally:
+        browser.quit()

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import SYNTHETIC_PROMPTS as PROMPTS
+from helpers import copy_run, invoke, write_jsonl
 
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.schema import DOC, PROSE, render
 from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.runstore import write_json_atomic
-
-PROMPTS = Path(__file__).parent / "data" / "synthetic_prompts.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +44,19 @@ def test_file_round_trips_byte_for_byte(run_dir: Path, tmp_path: Path) -> None:
     assert again.read_bytes() == path.read_bytes()
 
 
-def test_labeled_human_section_round_trips(tmp_path: Path) -> None:
+def test_labeled_human_section_round_trips(tmp_path: Path, label_template: Path) -> None:
     """A human section (PPI, kappa, the "lambda" key) survives from_json and to_json."""
-    from labelrun import make_run
-
     from evalharness.analysis.human import human_for_run
     from evalharness.labels.sample import draw_sample
     from evalharness.report import read_analysis
     from evalharness.runstore import RunStore
 
-    run = make_run(tmp_path / "run")
+    run = copy_run(label_template, tmp_path / "run")
     sample = draw_sample(RunStore(run), 8, seed=0)
     rows = [{"prompt_id": i.prompt_id, "verdict": "A" if n % 2 else "tie"}
             for n, i in enumerate(sample.items)]  # fmt: skip
-    labels = tmp_path / "l.jsonl"
-    labels.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    args = ["labels", "import", str(run), str(labels), "--annotator", "a"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
+    labels = write_jsonl(tmp_path / "l.jsonl", rows)
+    invoke("labels", "import", str(run), str(labels), "--annotator", "a")
     stored = read_analysis(run)
     human = human_for_run(RunStore(run), stored, {}, [], 0.1)
     assert human is not None and human.n_labels == sum(i.random for i in sample.items)

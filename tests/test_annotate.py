@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from labelrun import copy_run, make_run
+from helpers import copy_run
 from textual.widgets import Static
 
 from evalharness.annotate.app import AnnotateApp, PairText
@@ -15,14 +15,9 @@ from evalharness.labels.sample import draw_sample, pairs_of
 from evalharness.runstore import RunStore
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("annotate") / "run")
-
-
 @pytest.fixture
-def store(template: Path, tmp_path: Path) -> RunStore:
-    return RunStore(copy_run(template, tmp_path / "run"))
+def store(label_template: Path, tmp_path: Path) -> RunStore:
+    return RunStore(copy_run(label_template, tmp_path / "run"))
 
 
 class Clock:

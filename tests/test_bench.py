@@ -63,3 +63,36 @@ def test_e2e_old_vs_new_runs_both_paths_and_restores_the_backend(bench, tiny_cha
     assert "probe_sample" not in old["settings"] and new["settings"]["probe_sample"] == 1
     assert old["stage_seconds"]["bias"] > 0 and new["stage_seconds"]["bias"] > 0
     assert figures["new_vs_old"] > 0
+
+
+def test_generation_compare_puts_the_previous_path_beside_the_candidates(bench, tiny_chat_dir):
+    spec = f"hf:{tiny_chat_dir}"
+    figures = bench.generation_compare(
+        spec,
+        n=3,
+        new_tokens=6,
+        batches=(2, 3),
+        llama=False,
+        judge_spec=spec,
+        judge_sample=2,
+        kernel_repeats=1,
+    )
+    rows = figures["rows"]
+    assert set(rows) == {"old", "batch_2", "batch_3", "int8_batch_3"}
+    assert rows["old"]["vs_old"] == 1.0
+    # greedy, fp32: larger batches give the previous path's texts
+    assert rows["batch_2"]["same_text_as_old"] == rows["batch_3"]["same_text_as_old"] == 3
+    assert 0 <= figures["int8_same_text_as_fp32"] <= 3
+    scores = figures["int8_judge_scores"]
+    assert scores["judged_prompts"] == 2
+    assert scores["mean_abs_diff"] >= abs(scores["mean_diff"])
+    if scores["different_texts"] == 0:  # the same texts get the same scores
+        assert scores["max_abs_diff"] == 0
+    kernels = figures["int8_kernels"]
+    assert {(row["shape"], row["batch"]) for row in kernels} == {
+        ("576x1536", 1),
+        ("576x1536", 16),
+        ("576x49152", 1),
+        ("576x49152", 16),
+    }
+    assert all(row[f"{path}_us"] > 0 for row in kernels for path in ("fp32", "dynamic_int8"))

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import SYNTHETIC_PROMPTS as PROMPTS
 
 from evalharness.backends.fake import confidence_score
 from evalharness.commands.main import cli
 
-PROMPTS = Path(__file__).parent / "data" / "synthetic_prompts.jsonl"
 BASE = "fake:base?chat=0"
 TUNED_LONG = "fake:tuned?style=long"
 TUNED_SHORT = "fake:tuned"

@@ -1,6 +1,5 @@
 """Bad input: exit code 2, one line on stderr starting "error:", no traceback, no run directory."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,17 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import REPO, generate_args, write_jsonl
 
 from evalharness.commands.main import cli
 
-REPO = Path(__file__).resolve().parents[1]
 GOOD = [{"id": "a", "prompt": "Hi?"}, {"id": "b", "prompt": "Name a river."}]
 
 
-def write_prompts(path: Path, rows: list) -> Path:
-    lines = [row if isinstance(row, str) else json.dumps(row) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+write_prompts = write_jsonl
 
 
 def run_generate(tmp_path: Path, *args: str, prompts: Path | None = None) -> tuple[str, Path]:
@@ -113,23 +109,9 @@ def test_click_usage_errors_also_exit_2(tmp_path):
 def test_real_subprocess_bad_input(tmp_path):
     prompts = write_prompts(tmp_path / "bad.jsonl", [GOOD[0], GOOD[1], "{oops"])
     run_dir = tmp_path / "run"
+    args = generate_args(run_dir, prompts, base="fake:b", tuned="fake:t")
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evalharness",
-            "generate",
-            "--base",
-            "fake:b",
-            "--tuned",
-            "fake:t",
-            "--judge",
-            "fake:j",
-            "--prompts",
-            str(prompts),
-            "--run-dir",
-            str(run_dir),
-        ],
+        [sys.executable, "-m", "evalharness", *args],
         capture_output=True,
         text=True,
         timeout=120,

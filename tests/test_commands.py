@@ -12,6 +12,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
+from helpers import invoke, write_jsonl
 
 import evalharness.progress
 from evalharness.commands.common import STAGE_KEYS, hub_allowed
@@ -55,12 +56,6 @@ OPTIONS: dict[str, set[str]] = {
 }  # fmt: skip
 """What each command's --help lists (one name per option: the first of its spellings)."""
 FLAG_KEYS = {"--probe-kinds": "probes"}
-
-
-def invoke(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
 
 
 def help_blocks(command: str) -> dict[str, str]:
@@ -181,9 +176,8 @@ def test_the_new_spelling_wins_over_the_alias(tmp_path: Path) -> None:
 
 def prompts_file(tmp_path: Path, n: int = 4) -> Path:
     tmp_path.mkdir(exist_ok=True)
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Name river {i}."}) + "\n"
-                            for i in range(n)))  # fmt: skip
+    rows = [{"id": f"p{i}", "prompt": f"Name river {i}."} for i in range(n)]
+    path = write_jsonl(tmp_path / "prompts.jsonl", rows)
     (tmp_path / "fast.yaml").write_text("bootstrap: 50\n")
     return path
 

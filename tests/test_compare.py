@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import LONG_RUN_FLAGS, edited, run_cli
 
 from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli
@@ -19,31 +19,17 @@ from evalharness.report import read_analysis
 from evalharness.report.compare import compare, compare_markdown
 from evalharness.report.junit import junit_xml
 
-RUN_FLAGS = [
-    "--base",
-    "fake:b?chat=0",
-    "--tuned",
-    "fake:t?style=long",
-    "--judge",
-    "fake:j?length=0.8&hard=1",
-]
+RUN_FLAGS = LONG_RUN_FLAGS
 
 
 def est(value: float | None, low: float | None = None, high: float | None = None) -> dict:
     return {"value": value, "low": low, "high": high, "n": 10, "note": ""}
 
 
-@pytest.fixture(autouse=True)
-def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("runs") / "base"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("GITHUB_STEP_SUMMARY", raising=False)
-        result = CliRunner().invoke(cli, ["run", *RUN_FLAGS, "--run-dir", str(path)])
+    result = run_cli("run", *RUN_FLAGS, "--run-dir", str(path))
     assert result.exit_code == 0, result.output
     return path
 
@@ -51,13 +37,6 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def analysis(run_dir: Path) -> Analysis:
     return read_analysis(run_dir)
-
-
-def edited(analysis: Analysis, change: Any) -> Analysis:
-    """A copy of ``analysis`` whose JSON document went through ``change`` (it edits in place)."""
-    data = copy.deepcopy(analysis.to_json())
-    change(data)
-    return Analysis.from_json(data)
 
 
 def write_config(tmp_path: Path, gates: dict[str, float]) -> Path:

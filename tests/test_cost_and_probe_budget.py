@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from helpers import SYNTHETIC_PROMPTS as PROMPTS
 
 from evalharness.commands.main import cli
 from evalharness.config import RunConfig
 from evalharness.stages.probes import probed_prompts, widest_interval
-
-PROMPTS = Path(__file__).parent / "data" / "synthetic_prompts.jsonl"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

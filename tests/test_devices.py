@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from helpers import run_cli
 
 from evalharness.backends import BackendOptions, load_backend
 from evalharness.backends.base import ChoiceRequest, GenerationRequest
@@ -17,7 +17,6 @@ from evalharness.backends.devices import (
     resolve_device,
     resolve_dtype,
 )
-from evalharness.commands.main import cli
 from evalharness.errors import ConfigError, ModelError
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
 from evalharness.runstore import RunStore
@@ -162,10 +161,6 @@ def test_auto_batch_halves_on_out_of_memory_and_records_the_size(tiny_chat_dir, 
     monkeypatch.setattr(fixed, "_generate_batch", limited)
     with pytest.raises(ModelError, match="out of memory on cpu at batch size 4"):
         fixed.generate(requests)
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_cpu_bfloat16_end_to_end_records_precision_and_refuses_mixing(

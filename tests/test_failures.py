@@ -4,10 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import run_cli, write_jsonl
 from stub_openai import StubServer
 
-from evalharness.commands.main import cli
 from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
 
@@ -16,15 +15,9 @@ PROMPTS = [
 ]
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS), encoding="utf-8")
-    return path
+    return write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def test_an_outage_mid_run_is_counted_shown_and_retried(tmp_path, prompts, serve
     config = write_config(tmp_path)
     tuned = f"openai:stub@{server.url}"
     server.stop_after = 2  # the server goes away after two answers
-    first = invoke(*run_args(run_dir, prompts, config, tuned))
+    first = run_cli(*run_args(run_dir, prompts, config, tuned))
     assert first.exit_code == 3, first.output
     last = first.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 4 of ") and "max_failure_share 0" in last
@@ -74,7 +67,7 @@ def test_an_outage_mid_run_is_counted_shown_and_retried(tmp_path, prompts, serve
 
     server.start()  # back on the same port
     before = len(server.requests)
-    second = invoke(*run_args(run_dir, prompts, config, tuned))
+    second = run_cli(*run_args(run_dir, prompts, config, tuned))
     assert second.exit_code == 0, second.output
     assert len(server.requests) - before == 4  # only the failed ones were sent again
     records = RunStore(run_dir).read(GenerationRecord)
@@ -89,12 +82,12 @@ def test_no_retry_failed_keeps_failures(tmp_path, prompts, server):
     config = write_config(tmp_path)
     tuned = f"openai:stub@{server.url}"
     server.stop()
-    assert invoke(*run_args(run_dir, prompts, config, tuned)).exit_code == 3
+    assert run_cli(*run_args(run_dir, prompts, config, tuned)).exit_code == 3
     server.start()
-    kept = invoke(*run_args(run_dir, prompts, config, tuned, "--no-retry-failed"))
+    kept = run_cli(*run_args(run_dir, prompts, config, tuned, "--no-retry-failed"))
     assert kept.exit_code == 3
     assert server.requests == []
-    assert invoke(*run_args(run_dir, prompts, config, tuned)).exit_code == 0
+    assert run_cli(*run_args(run_dir, prompts, config, tuned)).exit_code == 0
     assert len(server.requests) == 6
 
 
@@ -102,7 +95,7 @@ def test_server_errors_are_named_by_status(tmp_path, prompts, server):
     run_dir = tmp_path / "run"
     server.fail_status, server.fail_body = 503, "overloaded"
     tuned = f"openai:stub@{server.url}"
-    result = invoke(*run_args(run_dir, prompts, write_config(tmp_path), tuned))
+    result = run_cli(*run_args(run_dir, prompts, write_config(tmp_path), tuned))
     assert result.exit_code == 3
     analysis = json.loads((run_dir / "analysis.json").read_text(encoding="utf-8"))
     group = next(g for g in analysis["failures"]["stages"] if g["model"] == tuned)
@@ -115,10 +108,10 @@ def test_failure_share_threshold(tmp_path, prompts):
     args = ["--base", "fake:b", "--tuned", "fake:t?fail=river!!!!!", "--judge", "fake:j"]
     args += ["--prompts", str(prompts), "--no-bias"]
     strict_config = write_config(tmp_path)
-    strict = invoke("run", *args, "--run-dir", str(tmp_path / "a"), "--config", str(strict_config))
+    strict = run_cli("run", *args, "--run-dir", str(tmp_path / "a"), "--config", str(strict_config))
     assert strict.exit_code == 3  # default max_failure_share 0: any failure
     lenient = write_config(tmp_path / "a", max_failure_share=0.2)
-    result = invoke("run", *args, "--run-dir", str(tmp_path / "b"), "--config", str(lenient))
+    result = run_cli("run", *args, "--run-dir", str(tmp_path / "b"), "--config", str(lenient))
     assert result.exit_code == 0, result.output
     analysis = json.loads((tmp_path / "b" / "analysis.json").read_text(encoding="utf-8"))
     assert 0 < analysis["failures"]["share"] <= 0.2
@@ -132,7 +125,7 @@ def test_a_judge_server_error_is_a_failure_not_a_parse_failure(tmp_path, prompts
     args = ["run", "--base", "fake:b", "--tuned", "fake:t", "--judge", judge, "--prompts",
             str(prompts), "--run-dir", str(run_dir), "--no-bias",
             "--config", str(write_config(tmp_path))]  # fmt: skip
-    assert invoke(*args).exit_code == 3
+    assert run_cli(*args).exit_code == 3
     analysis = json.loads((run_dir / "analysis.json").read_text(encoding="utf-8"))
     stages = {g["stage"]: g for g in analysis["failures"]["stages"] if g["model"] == judge}
     assert stages["judge pairwise"]["kinds"] == {"HTTP 502": 12}

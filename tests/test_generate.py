@@ -8,14 +8,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import REPO, generate_args, pointwise_record, run_cli
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.commands.main import cli
-from evalharness.records import GenerationRecord, PointwiseRecord
+from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
 
 FRAME = "Question: {prompt}\nAnswer:"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def generate(
@@ -25,21 +25,7 @@ def generate(
     base: str = "fake:b?chat=0",
     tuned: str = "fake:t?style=long",
 ):
-    args = [
-        "generate",
-        "--base",
-        base,
-        "--tuned",
-        tuned,
-        "--judge",
-        "fake:j",
-        "--prompts",
-        str(prompts),
-        "--run-dir",
-        str(run_dir),
-        *extra,
-    ]
-    return CliRunner().invoke(cli, args, catch_exceptions=False)
+    return run_cli(*generate_args(run_dir, prompts, *extra, base=base, tuned=tuned))
 
 
 def prompts_of(path: Path) -> dict[str, str]:
@@ -192,25 +178,7 @@ def test_another_config_is_refused_then_overwritten(tmp_path, prompt_file):
     run = tmp_path / "run"
     assert generate(run, prompt_file).exit_code == 0
     store = RunStore(run)
-    store.append(
-        [
-            PointwiseRecord(
-                prompt_id="p1",
-                subject="base",
-                judge="fake:j",
-                rubric="r@1",
-                template="t@1",
-                criterion="c",
-                rendered_prompt="",
-                probs={},
-                mass=0.0,
-                expected=None,
-                argmax=None,
-                low_mass=True,
-                mode="logprobs",
-            )
-        ]
-    )
+    store.append([pointwise_record("p1")])
     before = (run / "generations.jsonl").read_bytes()
     refused = generate(run, prompt_file, tuned="fake:other")
     assert refused.exit_code == 2
@@ -265,22 +233,7 @@ def test_failed_items_are_recorded_not_dropped(tmp_path, prompt_file):
 def test_real_subprocess(tmp_path, prompt_file):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [
-        sys.executable,
-        "-m",
-        "evalharness",
-        "generate",
-        "--base",
-        "fake:b?chat=0",
-        "--tuned",
-        "fake:t",
-        "--judge",
-        "fake:j",
-        "--prompts",
-        str(prompt_file),
-        "--run-dir",
-        str(run),
-    ]
+    args = [sys.executable, "-m", "evalharness", *generate_args(run, prompt_file, tuned="fake:t")]
     done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "8 new records" in done.stdout

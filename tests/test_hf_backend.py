@@ -4,19 +4,13 @@ import math
 
 import pytest
 import torch
+from helpers import VARIED_PROMPTS
 
 from evalharness.backends import BackendOptions, load_backend
 from evalharness.backends.base import ChoiceRequest, GenerationRequest
 from evalharness.errors import ModelError
 
-PROMPTS = (
-    "Hi",
-    "Tell me the time please",
-    "What is the answer to the question of the river city?",
-    "A or B",
-    "Score the first response because it is clear and honest and correct, or the second one",
-    "Please tell me what number is better: 3 or 5",
-)
+PROMPTS = VARIED_PROMPTS
 DIGITS = ("1", "2", "3", "4", "5")
 
 
@@ -352,3 +346,36 @@ def test_a_judge_prompt_longer_than_the_context_is_skipped_with_a_reason(chat_ba
     assert results[0].error is None and results[0].mass > 0
     assert results[1].probs == {} and results[1].error.startswith("skipped: the judge prompt")
     assert "context of 8192 tokens" in results[1].error
+
+
+def test_int8_quantizes_generation_only():
+    from evalharness.config import RunConfig
+    from evalharness.stages.common import backend_options
+
+    config = RunConfig(quantize="int8")
+    assert backend_options(config, "base").quantize == "int8"
+    assert backend_options(config, "tuned").quantize == "int8"
+    assert backend_options(config, "judge").quantize is None
+    assert backend_options(config, "rewriter").quantize is None
+    assert backend_options(RunConfig(), "tuned").quantize == "none"
+
+
+@pytest.mark.slow
+def test_builtin_smollm2_gives_the_same_greedy_texts_at_batch_16_as_at_batch_8():
+    from evalharness.prompts import load_prompts, resolve_prompt_set
+
+    backend = load_backend("smollm2-135m-instruct", BackendOptions(batch_size=8))
+    prompts = load_prompts(resolve_prompt_set("mt_bench"))[:16]
+    requests = [
+        GenerationRequest(p.id, messages=({"role": "user", "content": p.prompt},),
+                          max_new_tokens=24)
+        for p in prompts
+    ]  # fmt: skip
+    old = [r.text for r in backend.generate(requests)]
+    try:
+        backend.batch_size = 16
+        new = [r.text for r in backend.generate(requests)]
+    finally:
+        backend.batch_size = 8
+    assert new == old
+    assert len(set(old)) == len(old)  # different prompts, different answers

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from helpers import VARIED_PROMPTS
 
 from evalharness.backends import BackendOptions, hf_batch, load_backend
 from evalharness.backends.base import ChoiceRequest
@@ -108,14 +109,7 @@ def test_buckets_group_similar_lengths():
     )
 
 
-PROMPTS = (
-    "Hi",
-    "Tell me the time please",
-    "What is the answer to the question of the river city?",
-    "A or B",
-    "Score the first response because it is clear and honest and correct, or the second one",
-    "Please tell me what number is better: 3 or 5",
-)
+PROMPTS = VARIED_PROMPTS
 
 
 @pytest.mark.parametrize("fixture", ["tiny_chat_dir", "tiny_base_dir"])

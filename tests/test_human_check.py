@@ -9,15 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from analysis_helpers import human_with
-from click.testing import CliRunner
-from labelrun import copy_run, make_run
+from helpers import copy_run, human_with, run_cli
 
 from evalharness.analysis.estimate import Estimate
 from evalharness.analysis.human import human_check, human_for_run
 from evalharness.analysis.model import Analysis
 from evalharness.analysis.ppi import ppi_mean
-from evalharness.commands.main import cli
 from evalharness.config import load_config
 from evalharness.labels.records import LabelRecord, verdict_for
 from evalharness.labels.sample import draw_sample
@@ -30,18 +27,9 @@ from evalharness.runstore import RunStore
 NOTE = "<script>alert(1)</script> [x](javascript:y) `tick`"
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("human") / "run")
-
-
 @pytest.fixture
-def run_dir(template: Path, tmp_path: Path) -> Path:
-    return copy_run(template, tmp_path / "run")
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args))
+def run_dir(label_template: Path, tmp_path: Path) -> Path:
+    return copy_run(label_template, tmp_path / "run")
 
 
 def label(run_dir: Path, verdicts: dict[str, str], annotator: str, note: str = "") -> None:
@@ -56,13 +44,13 @@ def label(run_dir: Path, verdicts: dict[str, str], annotator: str, note: str = "
         rows.append({"prompt_id": item.prompt_id, "verdict": slot, "note": note})
     path = run_dir.parent / f"{annotator}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    result = invoke("labels", "import", str(run_dir), str(path), "--annotator", annotator)
+    result = run_cli("labels", "import", str(run_dir), str(path), "--annotator", annotator)
     assert result.exit_code == 0, result.output
 
 
 def analyze(run_dir: Path) -> dict[str, Any]:
     """The full analysis, recomputed by the CLI (a few seconds)."""
-    result = invoke("analyze", str(run_dir))
+    result = run_cli("analyze", str(run_dir))
     assert result.exit_code == 0, result.output
     return read_analysis(run_dir).to_json()
 
@@ -175,7 +163,7 @@ def test_gate_in_a_config_file(tmp_path: Path) -> None:
 def test_judge_validate_labeled(tmp_path: Path) -> None:
     out = tmp_path / "val"
     args = ["judge-validate", "--judge", "fake:j?length=0.7", "--no-probes", "--out", str(out)]
-    result = invoke(*args, "--labeled", "30")
+    result = run_cli(*args, "--labeled", "30")
     assert result.exit_code == 0, result.output
     assert "truth from all labels: 42%" in " ".join(result.output.split())
     check = json.loads((out / "validation.json").read_text())["labeled_check"]
@@ -183,7 +171,7 @@ def test_judge_validate_labeled(tmp_path: Path) -> None:
     assert check["truth"] == pytest.approx(0.42)
     assert check["ppi"]["low"] < check["ppi"]["value"] < check["ppi"]["high"]
     assert check["covered"] == (check["ppi"]["low"] <= 0.42 <= check["ppi"]["high"])
-    result = invoke(*args, "--labeled", "100")
+    result = run_cli(*args, "--labeled", "100")
     assert result.exit_code == 2 and "--labeled must be between 2 and 99" in result.output
 
 
@@ -213,5 +201,5 @@ def test_human_check_edge_cases() -> None:
 
 def test_malformed_label_file_is_a_clean_error(run_dir: Path) -> None:
     (run_dir / "labels.jsonl").write_text('{"prompt_id": "time"}\n', encoding="utf-8")
-    result = invoke("analyze", str(run_dir))
+    result = run_cli("analyze", str(run_dir))
     assert result.exit_code == 2 and "labels.jsonl:1: not a valid LabelRecord" in result.output

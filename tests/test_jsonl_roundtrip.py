@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from helpers import pairwise_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,10 +60,9 @@ def test_any_text_round_trips(tmp_path_factory, texts):
 def test_a_very_long_line_round_trips(tmp_path):
     store = RunStore(tmp_path)
     text = ("long \u2028 line \x00 " * 200_000) + "\ud83d"
-    record = PairwiseRecord(
-        prompt_id="p", comparison="c", x="a", y="b", order="xy", judge="j", rubric="r",
-        template="t", rendered_prompt=text, probs={"A": 0.5}, mass=0.5, p_first=0.5, p_x=0.5,
-        low_mass=False, mode="logprobs",
+    record = pairwise_record(
+        "p", x="a", y="b", rubric="r", template="t", rendered_prompt=text, probs={"A": 0.5},
+        mass=0.5,
     )  # fmt: skip
     store.append([record])
     assert store.read(PairwiseRecord) == [record]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import generate_args, invoke
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.commands.main import cli
@@ -23,29 +24,11 @@ LEVELS = ("1", "2", "3", "4", "5")
 CRITERIA = [c.name for c in load_rubric("helpfulness").criteria]
 
 
-def invoke(*args: str, code: int = 0):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
-
-
 @pytest.fixture
 def run(tmp_path, prompt_file) -> Path:
     """A run directory with generations of a short base model and a long tuned model."""
     run_dir = tmp_path / "run"
-    invoke(
-        "generate",
-        "--base",
-        "fake:b?chat=0",
-        "--tuned",
-        "fake:t?style=long",
-        "--judge",
-        "fake:j",
-        "--prompts",
-        str(prompt_file),
-        "--run-dir",
-        str(run_dir),
-    )
+    invoke(*generate_args(run_dir, prompt_file))
     clear_loaded()
     return run_dir
 
@@ -142,7 +125,7 @@ def test_resume_skips_done_records(run):
     path.write_text("".join(lines[:-2]) + lines[-2][:30])  # lose one record, cut another
     assert len(RunStore(run).read(PointwiseRecord)) == before - 2
     clear_loaded()
-    result = judge(run, "--judge", "fake:j")
+    result = judge(run, "--judge", "fake:j", "--no-cache")  # the model itself, not the cache
     calls = [c for b in _LOADED.values() for c in b.calls]
     assert len(calls) == len(CRITERIA)  # only the item with missing criteria is judged again
     assert "0 failed" in result.stdout
@@ -212,20 +195,7 @@ def test_text_mode_keeps_failures_as_data(run):
 
 def test_failed_generations_are_not_judged(tmp_path, prompt_file):
     run_dir = tmp_path / "run"
-    invoke(
-        "generate",
-        "--base",
-        "fake:b?chat=0",
-        "--tuned",
-        "fake:t?fail=river",
-        "--judge",
-        "fake:j",
-        "--prompts",
-        str(prompt_file),
-        "--run-dir",
-        str(run_dir),
-        code=3,
-    )
+    invoke(*generate_args(run_dir, prompt_file, tuned="fake:t?fail=river"), code=3)
     judge(run_dir, code=0)  # the failed generation is not judged: no failed judgment
     point = RunStore(run_dir).read(PointwiseRecord)
     assert ("p2", "tuned") not in {(r.prompt_id, r.subject) for r in point}
@@ -235,19 +205,7 @@ def test_failed_generations_are_not_judged(tmp_path, prompt_file):
 
 def test_judge_uses_the_saved_config_and_warns_about_self_judging(tmp_path, prompt_file):
     run_dir = tmp_path / "run"
-    invoke(
-        "generate",
-        "--base",
-        "fake:b?chat=0",
-        "--tuned",
-        "fake:t",
-        "--judge",
-        "fake:t",
-        "--prompts",
-        str(prompt_file),
-        "--run-dir",
-        str(run_dir),
-    )
+    invoke(*generate_args(run_dir, prompt_file, tuned="fake:t", judge="fake:t"))
     result = judge(run_dir)
     assert "self-preference" in result.stderr
     manifest = RunStore(run_dir).read_manifest()

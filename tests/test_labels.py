@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from labelrun import copy_run, make_run
+from helpers import copy_run
 
 from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
@@ -17,14 +17,9 @@ from evalharness.labels.sample import draw_sample, pairs_of, read_sample
 from evalharness.runstore import RunStore
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("labels") / "run")
-
-
 @pytest.fixture
-def run_dir(template: Path, tmp_path: Path) -> Path:
-    return copy_run(template, tmp_path / "run")
+def run_dir(label_template: Path, tmp_path: Path) -> Path:
+    return copy_run(label_template, tmp_path / "run")
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -32,7 +27,7 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_sample_is_drawn_once_and_kept(run_dir: Path, template: Path) -> None:
+def test_sample_is_drawn_once_and_kept(run_dir: Path, label_template: Path) -> None:
     store = RunStore(run_dir)
     first = draw_sample(store, 6, seed=3)
     again = draw_sample(store, 6, seed=3)
@@ -43,7 +38,7 @@ def test_sample_is_drawn_once_and_kept(run_dir: Path, template: Path) -> None:
     assert {i.slot_a for i in first.items} == {"tuned", "base"}  # slots are shuffled
     with pytest.raises(ConfigError, match="drawn with n=6, seed=3"):
         draw_sample(store, 8, seed=3)
-    other = draw_sample(RunStore(copy_run(template, run_dir.parent / "other")), 6, seed=4)
+    other = draw_sample(RunStore(copy_run(label_template, run_dir.parent / "other")), 6, seed=4)
     assert [i.prompt_id for i in other.items] != ids  # another seed, another sample
 
 

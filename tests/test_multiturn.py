@@ -2,10 +2,9 @@
 
 import json
 
-from click.testing import CliRunner
+from helpers import run_cli, write_jsonl
 
 from evalharness.backends import _LOADED
-from evalharness.commands.main import cli
 from evalharness.conversation import expand
 from evalharness.prompt_sources import load_prompt_set
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
@@ -23,13 +22,7 @@ ROWS = [
 
 
 def prompt_file(tmp_path):
-    path = tmp_path / "conv.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
-    return path
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return write_jsonl(tmp_path / "conv.jsonl", ROWS)
 
 
 def models(run_dir, prompts, *extra, base="fake:b?chat=0", tuned="fake:t?style=long"):
@@ -43,7 +36,7 @@ def by_id(store):
 
 def test_models_answer_turn_by_turn_on_their_own_earlier_answers(tmp_path):
     run = tmp_path / "run"
-    result = invoke("generate", *models(run, prompt_file(tmp_path)))
+    result = run_cli("generate", *models(run, prompt_file(tmp_path)))
     assert result.exit_code == 0, result.output
     gens = by_id(RunStore(run))
     ids = ["chat", "chat/turn-2", "msgs", "msgs/turn-2", "single"]
@@ -68,13 +61,13 @@ def test_models_answer_turn_by_turn_on_their_own_earlier_answers(tmp_path):
     assert [m["role"] for m in tuned_msgs] == ["system", "user", "assistant", "user"]
     assert tuned_msgs[0]["content"] == "Answer in French."
     assert "(ignored)" not in json.dumps(tuned_msgs)
-    again = invoke("generate", *models(run, prompt_file(tmp_path)))
+    again = run_cli("generate", *models(run, prompt_file(tmp_path)))
     assert "0 new records, 10 already done" in again.output
 
 
 def test_the_judge_sees_the_conversation(tmp_path):
     run = tmp_path / "run"
-    assert invoke("run", "--no-bias", *models(run, prompt_file(tmp_path))).exit_code == 0
+    assert run_cli("run", "--no-bias", *models(run, prompt_file(tmp_path))).exit_code == 0
     store = RunStore(run)
     gens = by_id(store)
     point = {(r.prompt_id, r.subject): r for r in store.read(PointwiseRecord)}
@@ -94,7 +87,7 @@ def test_the_judge_sees_the_conversation(tmp_path):
 
 def test_reference_guided_judging_and_no_mixing(tmp_path):
     run = tmp_path / "run"
-    result = invoke("run", "--no-bias", "--reference-guided", *models(run, prompt_file(tmp_path)))
+    result = run_cli("run", "--no-bias", "--reference-guided", *models(run, prompt_file(tmp_path)))
     assert result.exit_code == 0, result.output
     store = RunStore(run)
     point = {(r.prompt_id, r.subject, r.criterion): r for r in store.read(PointwiseRecord)}
@@ -103,14 +96,14 @@ def test_reference_guided_judging_and_no_mixing(tmp_path):
     assert "I cannot know it." in point[("single", "base", some)].rendered_prompt
     assert "Reference answer" not in point[("msgs", "base", some)].rendered_prompt
     assert store.read_manifest()["judge"]["reference_guided"] is True
-    mixed = invoke("judge", str(run), "--no-reference-guided")
+    mixed = run_cli("judge", str(run), "--no-reference-guided")
     assert mixed.exit_code == 2 and "made with reference answers" in mixed.output
 
 
 def test_a_failed_turn_stops_its_conversation(tmp_path, monkeypatch):
     monkeypatch.setattr("evalharness.stages.generate.release_backend", lambda *a, **k: None)
     run = tmp_path / "run"
-    result = invoke("generate", *models(run, prompt_file(tmp_path), tuned="fake:t?fail=Egypt"))
+    result = run_cli("generate", *models(run, prompt_file(tmp_path), tuned="fake:t?fail=Egypt"))
     assert result.exit_code == 3, result.output  # failed generations: exit code 3
     assert "records failed" in result.stderr
     gens = by_id(RunStore(run))
@@ -128,7 +121,7 @@ def test_mt_bench_runs_both_turns(tmp_path):
     with_refs = [i for i in items if i.references]
     assert len(with_refs) == 39 and {i.category for i in with_refs} >= {"math", "coding"}
     run = tmp_path / "run"
-    result = invoke("run", "--no-bias", "--sample", "2", *models(run, "mt_bench"))
+    result = run_cli("run", "--no-bias", "--sample", "2", *models(run, "mt_bench"))
     assert result.exit_code == 0, result.output
     gens = RunStore(run).read(GenerationRecord)
     assert sorted({r.turn for r in gens}) == [1, 2] and len(gens) == 8

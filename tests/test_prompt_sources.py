@@ -2,16 +2,19 @@
 
 import csv
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
 
+from evalharness.api import make_config
 from evalharness.commands.main import cli
 from evalharness.errors import ConfigError
 from evalharness.prompt_sources import load_prompt_set
 from evalharness.prompts import PromptItem
 from evalharness.records import GenerationRecord
 from evalharness.runstore import RunStore
+from evalharness.stages.generate import select_prompts
 
 ROWS = [
     {"instruction": "Name a river.", "category": "facts", "source": "x", "reference": "The Nile"},
@@ -120,6 +123,20 @@ def test_hub_datasets_only_when_allowed(monkeypatch):
     assert items == [PromptItem("alpaca_eval-0", "Say hi.")]
     load_prompt_set("hf:org/set:cfg:test")
     assert calls[-2:] == [("tatsu-lab/alpaca_eval", None, "eval"), ("org/set", "cfg", "test")]
+
+
+def test_hub_allowed_by_argument_without_the_environment(monkeypatch):
+    """allow_hub travels as an argument (run config to prompt set); the environment stays unset."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(
+        datasets, "load_dataset", lambda *a, **k: datasets.Dataset.from_dict({"prompt": ["Hi."]})
+    )
+    with pytest.raises(ConfigError, match="hub downloads are off"):
+        load_prompt_set("hf:org/set:test", allow_hub=False)
+    assert load_prompt_set("hf:org/set:test", allow_hub=True) == [PromptItem("set-0", "Hi.")]
+    config = make_config(prompts="hf:org/set:test", allow_hub=True)
+    assert [i.prompt for i in select_prompts(config)] == ["Hi."]
+    assert "EVALHARNESS_ALLOW_HUB" not in os.environ
 
 
 def test_raw_mt_bench_jsonl_with_a_prompt_field(tmp_path):

@@ -51,18 +51,14 @@ FAST = ("--base", "fake:base?chat=0", "--tuned", "fake:tuned?style=long", "--jud
 Records = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 
 
-@pytest.fixture(autouse=True)
-def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep CI job summaries out of these tests."""
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small, quick run config: one criterion, few bootstrap resamples, batches of two."""
+    """A small, quick run config: one criterion, few bootstrap resamples, batches of two; no
+    result cache (these tests count what the models themselves redo)."""
     path = tmp_path_factory.mktemp("config") / "run.yaml"
     rubric = DATA / "one_criterion_rubric.yaml"
-    path.write_text(f"bootstrap: 40\nbatch_size: 2\nrubric: {rubric}\n", encoding="utf-8")
+    text = f"bootstrap: 40\nbatch_size: 2\nrubric: {rubric}\ncache: false\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -133,9 +129,7 @@ def judgments(records: Records) -> int:
 def reference(tmp_path_factory: pytest.TempPathFactory, config_file: Path) -> Iterator[Records]:
     """The records of an uninterrupted run of the slow configuration."""
     run_dir = tmp_path_factory.mktemp("reference")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("GITHUB_STEP_SUMMARY", raising=False)
-        backends = run_in_process(run_dir, config_file, SLOW)
+    backends = run_in_process(run_dir, config_file, SLOW)
     records = read_records(run_dir)
     assert len(records[GenerationRecord.FILE]) == 2 * SAMPLE
     assert calls(backends, "generate") == 2 * SAMPLE

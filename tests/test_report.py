@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analysis_helpers import edited
-from analysis_helpers import nearly_empty as make_nearly_empty
 from click.testing import CliRunner
+from helpers import LONG_RUN_FLAGS, edited, invoke, write_jsonl
+from helpers import nearly_empty as make_nearly_empty
 
 from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli
@@ -27,37 +27,20 @@ from evalharness.runstore import RunStore
 SCRIPT = '<script>window.__pwned=1;document.title="pwned"</script>'
 IMG = '<img src=x onerror="window.__pwned=2">'
 PAYLOAD = f"Sure. {SCRIPT} and {IMG} ```` fence & done"
-RUN_FLAGS = [
-    "--base",
-    "fake:b?chat=0",
-    "--tuned",
-    "fake:t?style=long",
-    "--judge",
-    "fake:j?length=0.8&hard=1",
-]
+RUN_FLAGS = LONG_RUN_FLAGS
 
 
 def make_injected_run(run_dir: Path) -> Path:
     """A fake-backend run whose tuned answer to the "time" prompt carries HTML/JS payloads."""
-    runner = CliRunner()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("GITHUB_STEP_SUMMARY", raising=False)
-        result = runner.invoke(cli, ["generate", *RUN_FLAGS, "--run-dir", str(run_dir)])
-        assert result.exit_code == 0, result.output
-        path = run_dir / "generations.jsonl"
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        hits = [r for r in rows if r["prompt_id"] == "time" and r["role"] == "tuned"]
-        assert len(hits) == 1
-        hits[0]["output"] = PAYLOAD
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        result = runner.invoke(cli, ["run", *RUN_FLAGS, "--run-dir", str(run_dir)])
-        assert result.exit_code == 0, result.output
+    invoke("generate", *RUN_FLAGS, "--run-dir", str(run_dir))
+    path = run_dir / "generations.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    hits = [r for r in rows if r["prompt_id"] == "time" and r["role"] == "tuned"]
+    assert len(hits) == 1
+    hits[0]["output"] = PAYLOAD
+    write_jsonl(path, rows)
+    invoke("run", *RUN_FLAGS, "--run-dir", str(run_dir))
     return run_dir
-
-
-@pytest.fixture(autouse=True)
-def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import json
 
-from analysis_helpers import nearly_empty_json
 from click.testing import CliRunner
+from helpers import nearly_empty_json
 
 from evalharness.analysis.model import Analysis
 from evalharness.commands.main import cli

@@ -6,18 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
 import evalharness.stages.pipeline
-from evalharness.commands.main import cli
 
 MODELS = ["--base", "fake:b", "--tuned", "fake:t?style=long", "--judge", "fake:j"]
-
-
-def invoke(*args: str, code: int = 0):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, write_jsonl
+
 PROMPTS = [{"id": f"p{i}", "prompt": f"Name river number {i}."} for i in range(4)]
 
 
@@ -23,8 +24,7 @@ def command(run_dir: Path, prompts: Path, config: Path, tuned: str) -> list[str]
 
 
 def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps(p) + "\n" for p in PROMPTS), encoding="utf-8")
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
     config = tmp_path / "fast.yaml"
     config.write_text("bootstrap: 100\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}

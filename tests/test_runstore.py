@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from helpers import generation_record, pairwise_record
 
 from evalharness.errors import ConfigError
 from evalharness.records import GenerationRecord, PairwiseRecord, PointwiseRecord
@@ -8,19 +9,7 @@ from evalharness.runstore import RunStore, write_json_atomic
 
 
 def gen(prompt_id: str, role: str = "base", output: str = "out") -> GenerationRecord:
-    return GenerationRecord(
-        prompt_id=prompt_id,
-        role=role,
-        model="fake:m",
-        resolved="fake:m",
-        prompt="p",
-        rendered_prompt="p",
-        output=output,
-        prompt_tokens=1,
-        output_tokens=1,
-        finish_reason="stop",
-        seconds=0.0,
-    )
+    return generation_record(prompt_id, role=role, output=output)
 
 
 def test_append_and_read_round_trip(tmp_path):
@@ -34,23 +23,7 @@ def test_append_and_read_round_trip(tmp_path):
 
 def test_records_go_to_their_own_files(tmp_path):
     store = RunStore(tmp_path)
-    pair = PairwiseRecord(
-        prompt_id="a",
-        comparison="c",
-        x="tuned",
-        y="base",
-        order="xy",
-        judge="j",
-        rubric="r@1",
-        template="t@1",
-        rendered_prompt="",
-        probs={"A": 0.5, "B": 0.5},
-        mass=1.0,
-        p_first=0.5,
-        p_x=0.5,
-        low_mass=False,
-        mode="logprobs",
-    )
+    pair = pairwise_record("a")
     store.append([gen("a"), pair])
     assert (tmp_path / "generations.jsonl").read_text().count("\n") == 1
     assert store.read(PairwiseRecord) == [pair]

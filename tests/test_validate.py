@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_jsonl
 
 from evalharness.backends import _LOADED, clear_loaded
 from evalharness.backends.fake import FakeBackend
@@ -17,16 +18,9 @@ SHORT = "The answer is {}."
 LONG = "The answer is {} and here is a longer explanation of why that is so in detail."
 
 
-@pytest.fixture(autouse=True)
-def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep CI job summaries out of these tests."""
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
 def write_pairs(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write LLMBar-style rows as JSONL."""
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return write_jsonl(path, rows)
 
 
 def validate(pairs: Path, judge: str, out: Path) -> tuple[str, dict[str, Any]]:

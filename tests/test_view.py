@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from viewrun import EVIL_ID, IMG, PAYLOAD, SCRIPT, Planted, make_run
+from viewrun import EVIL_ID, FILTERS, IMG, PAYLOAD, SCRIPT, Planted, make_run, make_viewed_run
 
 from evalharness.commands.main import cli
 from evalharness.view.diff import word_diff
@@ -18,31 +18,18 @@ from evalharness.view.labels import HumanLabel, read_labels
 from evalharness.view.pages import LIST_SIZE, PAGE_SIZE
 
 SMALL = 40
-FILTERS = {
-    "order-flips": "order_flips",
-    "low-mass": "low_mass",
-    "failures": "failures",
-    "probe-flips": "probe_flips",
-    "judge-vs-human": "human_disagrees",
-}
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Planted]:
     run_dir = tmp_path_factory.mktemp("view") / "small"
-    planted = make_run(run_dir, SMALL)
-    result = CliRunner().invoke(cli, ["view", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    return run_dir, planted
+    return run_dir, make_viewed_run(run_dir, SMALL)
 
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Planted]:
     run_dir = tmp_path_factory.mktemp("view") / "large"
-    planted = make_run(run_dir, 1000)
-    result = CliRunner().invoke(cli, ["view", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    return run_dir, planted
+    return run_dir, make_viewed_run(run_dir, 1000)
 
 
 def sections(page: str) -> dict[str, list[str]]:

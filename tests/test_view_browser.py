@@ -7,84 +7,34 @@ Set EVALHARNESS_VIEW_SCREENSHOT=path.png to keep a screenshot of the small run's
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from helpers import require_chromium, severe_console_errors
 
 pytestmark = pytest.mark.browser
+require_chromium()
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-if CHROMIUM is None or CHROMEDRIVER is None:
-    pytest.skip(
-        "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-        allow_module_level=True,
-    )
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-
-from test_report_browser import FLAGS  # noqa: E402
-from viewrun import PAYLOAD, Planted, make_run  # noqa: E402
-
-from evalharness.commands.main import cli  # noqa: E402
-
-FILTERS = {
-    "order-flips": "order_flips",
-    "low-mass": "low_mass",
-    "failures": "failures",
-    "probe-flips": "probe_flips",
-    "judge-vs-human": "human_disagrees",
-}
-
-
-def _view(run_dir: Path, n: int) -> Planted:
-    planted = make_run(run_dir, n)
-    result = CliRunner().invoke(cli, ["view", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    return planted
+from viewrun import FILTERS, PAYLOAD, Planted, make_viewed_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Planted]:
     run_dir = tmp_path_factory.mktemp("view-browser") / "small"
-    return run_dir, _view(run_dir, 40)
+    return run_dir, make_viewed_run(run_dir, 40)
 
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Planted]:
     run_dir = tmp_path_factory.mktemp("view-browser") / "large"
-    return run_dir, _view(run_dir, 1000)
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield browser
-    finally:
-        browser.quit()
+    return run_dir, make_viewed_run(run_dir, 1000)
 
 
 def open_page(driver: Any, path: Path) -> Any:
     driver.get(path.resolve().as_uri())
     assert driver.execute_script("return document.readyState") == "complete"
     return driver
-
-
-def severe(driver: Any) -> list[Any]:
-    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def shown_rows(driver: Any) -> list[str]:
@@ -97,7 +47,7 @@ def test_small_view_loads_cleanly_and_injected_html_is_inert(
     driver: Any, small: tuple[Path, Planted]
 ) -> None:
     page = open_page(driver, small[0] / "view.html")
-    assert severe(page) == []
+    assert severe_console_errors(page) == []
     assert page.find_element("tag name", "h1").text == "evalharness view"
     assert page.execute_script("return window.__pwned") is None
     assert "pwned" not in page.title
@@ -117,7 +67,7 @@ def test_each_filter_shows_exactly_its_prompts(driver: Any, small: tuple[Path, P
     rows = shown_rows(page)
     assert len(rows) == len(planted.ids)
     assert set(rows[: len(planted.low_mass)]) == planted.low_mass
-    assert severe(page) == []
+    assert severe_console_errors(page) == []
 
 
 def test_index_link_jumps_to_the_entry(driver: Any, small: tuple[Path, Planted]) -> None:
@@ -135,7 +85,7 @@ def test_large_view_is_paged_and_filters_follow_links(
 ) -> None:
     run_dir, planted = large
     page = open_page(driver, run_dir / "view.html")
-    assert severe(page) == []
+    assert severe_console_errors(page) == []
     assert len(shown_rows(page)) == 500
     page.find_element("css selector", 'nav.views a[href="view/list-order-flips-001.html"]').click()
     assert page.current_url.endswith("view/list-order-flips-001.html")
@@ -147,7 +97,7 @@ def test_large_view_is_paged_and_filters_follow_links(
     assert target.get_attribute("data-prompt") == first
     assert len(page.find_elements("css selector", "article.entry")) == 100
     assert page.execute_script("return window.__pwned") is None
-    assert severe(page) == []
+    assert severe_console_errors(page) == []
 
 
 def test_screenshot(driver: Any, small: tuple[Path, Planted]) -> None:

@@ -226,3 +226,22 @@ def make_run(run_dir: Path, n: int, labels: bool = True) -> Planted:
         label_lines.append("{not json")
         (run_dir / "labels.jsonl").write_text("\n".join(label_lines) + "\n", encoding="utf-8")
     return planted
+
+
+def make_viewed_run(run_dir: Path, n: int) -> Planted:
+    """:func:`make_run`, then ``evalharness view`` on it (view.html and its pages)."""
+    from helpers import invoke
+
+    planted = make_run(run_dir, n)
+    invoke("view", str(run_dir))
+    return planted
+
+
+FILTERS = {
+    "order-flips": "order_flips",
+    "low-mass": "low_mass",
+    "failures": "failures",
+    "probe-flips": "probe_flips",
+    "judge-vs-human": "human_disagrees",
+}
+"""view.html's filter anchors and the :class:`Planted` set each should show."""

@@ -11,45 +11,13 @@ a CUDA device that supports it (float16 otherwise), float16 on MPS, float32 on C
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from evalharness.errors import ConfigError, ModelError
+from evalharness.device_values import check_value, parse_role_values
+from evalharness.errors import ModelError
 
-DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-ROLES = ("base", "tuned", "judge", "rewriter")
 LOCAL_KINDS = ("builtin", "hf", "gguf")
 """Spec kinds run in this process (the others have no device or dtype of ours)."""
-
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _check_one(value: str, what: str) -> None:
-    if what == "device":
-        if not _DEVICE_RE.match(value):
-            raise ConfigError(f"unknown device {value!r} (valid: {', '.join(DEVICES)})")
-    elif value not in DTYPES:
-        raise ConfigError(f"unknown dtype {value!r} (valid: {', '.join(DTYPES)})")
-
-
-def parse_role_values(text: str, what: str) -> dict[str, str]:
-    """Parse ``"VALUE"`` or ``"VALUE,role=VALUE,..."`` into ``{"": default, role: value}``.
-
-    ``what`` is ``"device"`` or ``"dtype"``. Raises ConfigError naming the bad part.
-    """
-    out: dict[str, str] = {"": "auto"}
-    for part in (p.strip() for p in str(text).split(",")):
-        if not part:
-            raise ConfigError(f"empty entry in {what} {text!r}")
-        role, sep, value = part.rpartition("=")
-        if sep and role not in ROLES:
-            raise ConfigError(
-                f"unknown role {role!r} in {what} {text!r} (roles: {', '.join(ROLES)})"
-            )
-        _check_one(value, what)
-        out[role if sep else ""] = value
-    return out
 
 
 def for_role(text: str, role: str, what: str) -> str:
@@ -62,7 +30,7 @@ def resolve_device(requested: str) -> str:
     """``auto`` to the best device present; a CUDA or MPS device that is absent is an error."""
     import torch
 
-    _check_one(requested, "device")
+    check_value(requested, "device")
     mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
     if requested == "auto":
         if torch.cuda.is_available():
@@ -87,7 +55,7 @@ def resolve_device(requested: str) -> str:
 def resolve_dtype(requested: str, device: str) -> str:
     """``auto`` to bfloat16 on CUDA with bf16 support (else float16), float16 on MPS, else
     float32; an explicit dtype is kept."""
-    _check_one(requested, "dtype")
+    check_value(requested, "dtype")
     if requested != "auto":
         return requested
     if device.startswith("cuda"):

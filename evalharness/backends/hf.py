@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -20,21 +19,12 @@ from evalharness.backends.base import (
     Progress,
 )
 from evalharness.backends.devices import free_accelerator_memory, input_device, is_out_of_memory
-from evalharness.backends.hf_batch import (
-    batched_distributions,
-    can_batch,
-    common_prefix_len,
-    prefix_groups,
-    starts_with,
-)
 from evalharness.backends.hf_decode import end_ids, greedy, plain_greedy_ok
+from evalharness.backends.hf_prefix import PrefixCache
 from evalharness.errors import ModelError
 
 AUTO_BATCH_START = 64
 """The first generation batch size tried by ``batch_size="auto"`` on an accelerator."""
-
-Distribution = tuple[torch.Tensor, dict[int, torch.Tensor], float]
-"""Next-token probabilities, the probabilities after each lead token, and seconds spent."""
 
 
 class HFBackend(Backend):
@@ -78,17 +68,26 @@ class HFBackend(Backend):
         self.info.details["batch_size"] = "auto" if self.auto_batch else self.batch_size
         self.info.details["batch_size_used"] = self.batch_size
         self.prefix_cache = prefix_cache
-        self.suffix_batch = True
+        self.prefix = PrefixCache(self.model, tokenizer, self.device)
+        """The judge's prefix cache (:mod:`evalharness.backends.hf_prefix`)."""
         self.plain_greedy = False
         """Greedy generation in a plain decode loop (hf_decode) instead of ``generate``: off
         until it is measured faster at batch size (see README Performance)."""
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self._root: tuple[tuple[int, ...], Any] = ((), None)
-        self.stats: dict[str, int] = {"forward_calls": 0, "tokens_computed": 0}
+        self.stats = self.prefix.stats
         """Judge-path counters: forward passes, tokens run through the model (and, when
         batched, ``tokens_padding``: padding computed alongside them)."""
         self._choice_ids: dict[tuple[str, ...], dict[str, list[tuple[int, ...]]]] = {}
+
+    @property
+    def suffix_batch(self) -> bool:
+        """Whether the judge batches suffixes of similar length (else one per forward)."""
+        return self.prefix.suffix_batch
+
+    @suffix_batch.setter
+    def suffix_batch(self, value: bool) -> None:
+        self.prefix.suffix_batch = value
 
     # ----------------------------------------------------------------- rendering
     def render(self, messages: Sequence[Message] | None, prompt: str | None) -> str:
@@ -287,9 +286,9 @@ class HFBackend(Backend):
                 for ok, text, ids in zip(fits, texts, token_lists, strict=True)
             ]  # fmt: skip
         if self.prefix_cache:
-            distributions = self._cached_distributions(requests, token_lists, leads, progress)
+            distributions = self.prefix.cached(token_lists, leads, progress)
         else:
-            distributions = self._naive_distributions(token_lists, leads, progress)
+            distributions = self.prefix.naive(token_lists, leads, progress)
         results = []
         for request, text, (first, after, seconds) in zip(
             requests, texts, distributions, strict=True
@@ -305,112 +304,6 @@ class HFBackend(Backend):
                 probs[choice] = total
             results.append(ChoiceResult(probs, rendered_prompt=text, seconds=round(seconds, 4)))
         return results
-
-    def _forward(self, ids: list[int], cache: Any, start: int, keep: int) -> tuple[Any, Any]:
-        total = start + len(ids)
-        self.stats["forward_calls"] += 1
-        self.stats["tokens_computed"] += len(ids)
-        out = self.model(
-            input_ids=torch.tensor([ids], device=self.device),
-            attention_mask=torch.ones((1, total), dtype=torch.long, device=self.device),
-            position_ids=torch.arange(start, total, device=self.device).unsqueeze(0),
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=keep,
-        )
-        return out.logits, out.cache
-
-    def _naive_distributions(
-        self, token_lists: list[list[int]], leads: list[list[int]], progress: Progress | None
-    ) -> list[Distribution]:
-        """One full forward per prompt (and per prompt + lead token), logits everywhere."""
-
-        def last(ids: list[int]) -> torch.Tensor:
-            self.stats["forward_calls"] += 1
-            self.stats["tokens_computed"] += len(ids)
-            input_ids = torch.tensor([ids], device=self.device)
-            logits = self.model(input_ids=input_ids, use_cache=False).logits
-            return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
-
-        out = []
-        with torch.inference_mode():
-            for ids, lead in zip(token_lists, leads, strict=True):
-                started = time.perf_counter()
-                first = last(ids)
-                after = {tok: last([*ids, tok]) for tok in lead}
-                out.append((first, after, time.perf_counter() - started))
-                if progress:
-                    progress(1)
-        return out
-
-    def _root_prefix(self, token_lists: list[list[int]]) -> tuple[int, Any]:
-        """The cache of the prefix shared by every request, reusing the one kept from last call.
-
-        Stages judge a few items per call; the rubric's system prompt opens every judge prompt,
-        so it is computed once and kept (``self._root``) instead of once per call.
-        """
-        shared_len = common_prefix_len(token_lists) if len(token_lists) > 1 else 0
-        kept_tokens, kept_cache = self._root
-        if kept_tokens and all(starts_with(ids, kept_tokens) for ids in token_lists):
-            if shared_len <= len(kept_tokens):
-                return len(kept_tokens), kept_cache
-            cache = copy.deepcopy(kept_cache)
-            start = len(kept_tokens)
-            _, cache = self._forward(token_lists[0][start:shared_len], cache, start, 1)
-            return shared_len, cache
-        if not shared_len:
-            return 0, None
-        _, cache = self._forward(token_lists[0][:shared_len], None, 0, 1)
-        self._root = (tuple(token_lists[0][:shared_len]), cache)
-        return shared_len, cache
-
-    def _cached_distributions(
-        self,
-        requests: Sequence[ChoiceRequest],
-        token_lists: list[list[int]],
-        leads: list[list[int]],
-        progress: Progress | None,
-    ) -> list[Distribution]:
-        """Shared prefix once, group prefix once per group, then each suffix; last logits only."""
-        out: list[Distribution | None] = [None] * len(requests)
-        with torch.inference_mode():
-            started = time.perf_counter()
-            shared_len, root_cache = self._root_prefix(token_lists)
-            root_seconds = time.perf_counter() - started
-            groups = prefix_groups(token_lists, shared_len)
-            if self.suffix_batch and shared_len and can_batch(root_cache):
-                return batched_distributions(
-                    self, token_lists, leads, shared_len, root_cache, groups, progress,
-                    root_seconds,
-                )  # fmt: skip
-            for members in groups:
-                started = time.perf_counter()
-                lists = [token_lists[i] for i in members]
-                group_len = common_prefix_len(lists) if len(lists) > 1 else shared_len
-                group_len = max(group_len, shared_len)
-                cache = copy.deepcopy(root_cache)
-                if group_len > shared_len:
-                    _, cache = self._forward(lists[0][shared_len:group_len], cache, shared_len, 1)
-                group_seconds = time.perf_counter() - started
-                for index in members:
-                    started = time.perf_counter()
-                    ids = token_lists[index]
-                    # the forward pass extends the cache in place: each branch gets a copy
-                    branch = copy.deepcopy(cache)
-                    logits, branch = self._forward(ids[group_len:], branch, group_len, 1)
-                    first = torch.softmax(logits[0, -1].float(), dim=-1).cpu()
-                    after = {}
-                    for n, tok in enumerate(leads[index]):
-                        step = branch if n == len(leads[index]) - 1 else copy.deepcopy(branch)
-                        logits, _ = self._forward([tok], step, len(ids), 1)
-                        after[tok] = torch.softmax(logits[0, -1].float(), dim=-1).cpu()
-                    spent = time.perf_counter() - started
-                    share = (group_seconds + root_seconds / len(groups)) / len(members)
-                    out[index] = (first, after, spent + share)
-                    if progress:
-                        progress(1)
-        return [item for item in out if item is not None]
-
 
 
 def _too_long(item: tuple[int, str, list[int]], req: GenerationRequest, context: int) -> Any:

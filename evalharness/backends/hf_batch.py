@@ -123,8 +123,9 @@ def batched_distributions(
 ) -> list[Distribution]:
     """Distributions for every request, group prefixes and suffixes run in batches.
 
-    ``backend`` is the :class:`~evalharness.backends.hf.HFBackend` (its model, device, pad
-    token and counters); ``groups`` lists request indices sharing a prefix beyond the root.
+    ``backend`` is the :class:`~evalharness.backends.hf_prefix.PrefixCache` (its model,
+    device, pad token and counters); ``groups`` lists request indices sharing a prefix
+    beyond the root.
     """
     device = backend.device
     max_tokens = MAX_BATCH_TOKENS.get(device.type, DEFAULT_BATCH_TOKENS)

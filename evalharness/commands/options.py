@@ -70,7 +70,7 @@ class BatchSize(click.ParamType):  # type: ignore[type-arg]
 
 
 def _check_role_values(ctx: Any, param: Any, value: str | None) -> str | None:
-    from evalharness.backends.devices import parse_role_values
+    from evalharness.device_values import parse_role_values
     from evalharness.errors import ConfigError
 
     if value is not None:
@@ -165,8 +165,8 @@ def quantize_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--quantize``: fixed for a run's life (it is part of the generations' fingerprint)."""
     return field_option(
         "--quantize", field="quantize", existing=False, type=click.Choice(["none", "int8"]),
-        help="Local models: int8 dynamic quantization of Linear layers (opt-in; faster, "
-        "small accuracy cost: see README).",
+        help="Local base and tuned models: int8 dynamic quantization of Linear layers for "
+        "generation (opt-in; faster, accuracy cost: see README; the judge stays unquantized).",
     )(func)  # fmt: skip
 
 

@@ -54,7 +54,7 @@ def new_run_options(func: Any) -> Any:
 @retry_option
 @handle_errors
 def generate(run_dir: str | None, overwrite: bool, retry_failed: bool, **flags: Any) -> None:
-    """Generate answers of the base and tuned models for a prompt set.
+    """Generate answers of the base and tuned models (or --models) for a prompt set.
 
     The judge options are checked now and saved as the run's judge for `judge`.
     """

@@ -54,7 +54,7 @@ def run_dir_name(config: RunConfig) -> str:
 
 def select_prompts(config: RunConfig) -> list[PromptItem]:
     """The prompt set, sampled to ``config.sample`` items (seeded, original order kept)."""
-    items = load_prompt_set(config.prompts, config.prompt_field)
+    items = load_prompt_set(config.prompts, config.prompt_field, config.allow_hub or None)
     if config.sample is not None and config.sample < len(items):
         chosen = set(random.Random(config.seed).sample(range(len(items)), config.sample))
         items = [item for i, item in enumerate(items) if i in chosen]
