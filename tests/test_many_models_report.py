@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis_helpers import nearly_empty
 from battle_sim import SimConfig, simulate_run
+from helpers import nearly_empty
 
 from evalharness.analysis.codec import encode
 from evalharness.analysis.leaderboard import build_leaderboard

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis_helpers import nearly_empty
 from battle_sim import SimConfig, simulate_run
 from click.testing import CliRunner
+from helpers import nearly_empty
 
 from evalharness.analysis.leaderboard import build_leaderboard
 from evalharness.analysis.model import Analysis
