@@ -47,6 +47,7 @@ def isolated_cache(
     models converted there load in seconds instead of minutes).
     """
     monkeypatch.delenv("EVALHARNESS_ALLOW_HUB", raising=False)
+    monkeypatch.delenv("EVALHARNESS_RESULTS_CACHE", raising=False)  # the results cache follows it
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     real = getattr(request.module, "USE_REAL_CACHE", False)
     use_one_torch_thread(not real)
