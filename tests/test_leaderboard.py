@@ -101,7 +101,7 @@ def test_confidence_only_judge_works_the_same_way() -> None:
 def test_two_models_give_todays_headline_win_rate() -> None:
     """base and tuned: the rating's win probability against the reference (base) is the
     headline win rate (order-averaged preference, tie band, a tie counting one half)."""
-    run = simulate_run(np.random.default_rng(4), {"base": 0.0, "tuned": 0.5}, 120, soft=True)
+    run = simulate_run(np.random.default_rng(4), {"base": 0.0, "tuned": 0.5}, 120)
     tuned_first = [
         PairwiseRecord(
             **{
@@ -120,9 +120,10 @@ def test_two_models_give_todays_headline_win_rate() -> None:
     today = win_rate([(a + b) / 2 for a, b in pairs.values()], 0.1, StatsSettings(0, 500, 0.95))
     result = board(run, SimConfig(bootstrap=500, reference="base"), ["base", "tuned"])
     tuned = next(r for r in result.models if r.model == "tuned")
-    assert tuned.win_vs_reference.value == pytest.approx(today.value, abs=1e-4)
-    assert tuned.win_vs_reference.low == pytest.approx(today.low, abs=0.03)
-    assert tuned.win_vs_reference.high == pytest.approx(today.high, abs=0.03)
+    assert 0.55 < today.value < 0.75  # not a degenerate all-wins run
+    assert tuned.win_vs_reference.value == pytest.approx(today.value, abs=1e-5)
+    assert tuned.win_vs_reference.low == pytest.approx(today.low, abs=0.01)
+    assert tuned.win_vs_reference.high == pytest.approx(today.high, abs=0.01)
 
 
 def test_soft_target_uses_each_order() -> None:
