@@ -253,7 +253,7 @@ def generation_compare(
         fp32 = texts[f"batch_{top}"]
         out["int8_same_text_as_fp32"] = sum(a == b for a, b in zip(texts[key], fp32, strict=True))
         clear_loaded()
-        if judge_spec:
+        if judge_spec and judge_sample > 0:
             k = min(judge_sample, n)
             out["int8_judge_scores"] = judge_score_difference(
                 judge_spec, prompts[:k], fp32[:k], texts[key][:k]
