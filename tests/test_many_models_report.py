@@ -145,6 +145,9 @@ def test_run_with_three_models_writes_leaderboard_heatmap_and_plot(tmp_path: Pat
         assert f"]({filename})" in md
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert 'data-plot="leaderboard_heatmap"' in page and 'data-plot="leaderboard_order"' in page
+    # the terminal summary speaks of the leaderboard, not of a "tuned vs base" rate
+    assert "best style-controlled rating: sft-300 (1170" in result.output
+    assert "tuned vs base win rate" not in result.output
 
 
 def test_deterministic_outcomes_are_flagged_in_the_report(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ EXPLAIN = (
 )
 
 
-def _rating(est: Estimate, reference: bool = False) -> str:
+def rating_text(est: Estimate, reference: bool = False) -> str:
+    """A rating as ``1234 [1200, 1270]``; ``1000 (reference)`` for the reference."""
     if not math.isfinite(est.value):
         return "n/a"
     if reference:
@@ -104,8 +105,8 @@ def leaderboard_rows(board: Leaderboard) -> list[tuple[str, ...]]:
     return [
         (
             r.model,
-            _rating(r.rating, r.model == board.reference),
-            _rating(r.controlled_rating, r.model == board.reference),
+            rating_text(r.rating, r.model == board.reference),
+            rating_text(r.controlled_rating, r.model == board.reference),
             _rank(r, controlled=True),
             fmt_est(r.controlled_win_vs_reference, "pct"),
             *(fmt_est(e) for e in r.criteria.values()),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from evalharness.analysis.model import Analysis
 from evalharness.config import RunConfig
 from evalharness.progress import console
 from evalharness.report.content import fmt_est
+from evalharness.report.leaderboard import rating_text
 
 BASELINE_LABELS = {
     "majority_label": "baseline: always the majority label",
@@ -65,6 +67,8 @@ def print_validation(result: dict[str, Any], config: RunConfig) -> None:
 
 def summary_lines(analysis: Analysis) -> list[str]:
     """The run's closing lines on the terminal: win rates, LBR and CBR, then the warnings."""
+    if analysis.leaderboard is not None:
+        return _leaderboard_lines(analysis)
     head = analysis.headline
     controlled = head.controlled
     length = controlled.length_controlled.rate if controlled else None
@@ -78,3 +82,24 @@ def summary_lines(analysis: Analysis) -> list[str]:
         f"confidence bias (CBR): {fmt_est(bias.cbr if bias else None, 'signed')}",
         *(f"[bold yellow]warning:[/] {warning}" for warning in analysis.warnings),
     ]
+
+
+def _leaderboard_lines(analysis: Analysis) -> list[str]:
+    """Closing lines of a run of several models: each model's ratings, best controlled first."""
+    board = analysis.leaderboard
+    assert board is not None
+    rows = sorted(board.models, key=lambda r: -r.controlled_rating.value)
+    best = rows[0]
+    lines = [
+        f"best style-controlled rating: {escape(best.model)} "
+        f"({rating_text(best.controlled_rating, best.model == board.reference)}; "
+        f"{len(rows)} models, reference {escape(board.reference)} = 1000)"
+    ]
+    for row in rows:
+        lines.append(
+            f"  {escape(row.model)}: rating {rating_text(row.rating, row.model == board.reference)}"
+            f", style-controlled {rating_text(row.controlled_rating, row.model == board.reference)}"
+            f", rank {row.controlled_rank_low}-{row.controlled_rank_high}"
+        )
+    warnings = [*board.readings, *board.warnings, *analysis.warnings]
+    return lines + [f"[bold yellow]warning:[/] {escape(w)}" for w in dict.fromkeys(warnings)]
