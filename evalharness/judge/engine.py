@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from evalharness.backends.base import (
     Backend,
@@ -280,16 +281,23 @@ class Judge:
                     mass=result.mass,
                     expected=expected_score(probs),
                     argmax=int(best) if best is not None and best.isdigit() else None,
-                    low_mass=self._low_mass(result),
-                    mode=self._mode(result),
-                    raw_text=result.text,
-                    error=result.error,
-                    seconds=result.seconds,
-                    device=self.device,
-                    dtype=self.dtype,
+                    **self._outcome(result),
                 )
             )
         return records
+
+    def _outcome(self, result: ChoiceResult) -> dict[str, Any]:
+        """The fields every judgment record shares: mass flag, mode, raw text, error, timing
+        and where the judge ran."""
+        return {
+            "low_mass": self._low_mass(result),
+            "mode": self._mode(result),
+            "raw_text": result.text,
+            "error": result.error,
+            "seconds": result.seconds,
+            "device": self.device,
+            "dtype": self.dtype,
+        }
 
     def compare(
         self, items: Sequence[PairItem], progress: Progress | None = None
@@ -319,13 +327,7 @@ class Judge:
                     mass=result.mass,
                     p_first=p_first,
                     p_x=p_x,
-                    low_mass=self._low_mass(result),
-                    mode=self._mode(result),
-                    raw_text=result.text,
-                    error=result.error,
-                    seconds=result.seconds,
-                    device=self.device,
-                    dtype=self.dtype,
+                    **self._outcome(result),
                 )
             )
         return records

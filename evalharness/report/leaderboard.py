@@ -26,7 +26,7 @@ from evalharness.analysis.model import Analysis
 from evalharness.analysis.model_leaderboard import Leaderboard, LeaderboardRow
 from evalharness.report.fmt import fmt_est
 from evalharness.report.markup import md_table, md_text
-from evalharness.report.plots import Plot, _figure, _NoData, _to_uri, figure
+from evalharness.report.plots import Plot, _figure, _NoData, draw_plots, figure
 from evalharness.report.style import esc, table
 
 __all__ = [
@@ -278,18 +278,7 @@ def leaderboard_plots(analysis: Analysis) -> dict[str, Plot]:
     """The leaderboard's plots by name (none for a two-model run)."""
     if analysis.leaderboard is None:
         return {}
-    import matplotlib
-
-    out = {}
-    with matplotlib.rc_context({"text.parse_math": False, "font.size": 9}):
-        for name, (title, alt, draw) in _PLOTS.items():
-            try:
-                out[name] = Plot(name, title, alt, data_uri=_to_uri(draw(analysis)))
-            except _NoData as exc:
-                out[name] = Plot(name, title, alt, missing=str(exc))
-            except (ValueError, TypeError, KeyError, RuntimeError) as exc:
-                out[name] = Plot(name, title, alt, missing=f"could not draw ({exc})")
-    return out
+    return draw_plots(analysis, _PLOTS)
 
 
 def write_plot_files(directory: Path, plots: dict[str, Plot]) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,7 +203,10 @@ def position_plot(analysis: Analysis) -> Any:
     return fig
 
 
-PLOTS: dict[str, tuple[str, str, Callable[[Analysis], Any]]] = {
+PlotSpec = tuple[str, str, Callable[[Analysis], Any]]
+"""A plot's title, alt text and draw function."""
+
+PLOTS: dict[str, PlotSpec] = {
     "score_vs_length": (
         "Judge score vs response length",
         "Scatter plot of each answer's mean judge score against its length in tokens",
@@ -229,11 +232,17 @@ PLOTS: dict[str, tuple[str, str, Callable[[Analysis], Any]]] = {
 
 def render_plots(analysis: Analysis) -> dict[str, Plot]:
     """Every plot of the report, by name."""
+    return draw_plots(analysis, PLOTS)
+
+
+def draw_plots(analysis: Analysis, plots: Mapping[str, PlotSpec]) -> dict[str, Plot]:
+    """Draw each ``name: (title, alt text, draw function)``; a plot that cannot be drawn
+    says why instead of failing the report."""
     import matplotlib
 
     out = {}
     with matplotlib.rc_context({"text.parse_math": False, "font.size": 9}):
-        for name, (title, alt, draw) in PLOTS.items():
+        for name, (title, alt, draw) in plots.items():
             try:
                 out[name] = Plot(name, title, alt, data_uri=_to_uri(draw(analysis)))
             except _NoData as exc:
