@@ -17,7 +17,7 @@ result counts the exclusions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,21 +191,26 @@ def build_design(battles: Sequence[Battle], reference: str | None = None) -> Des
     )
 
 
+def connected_groups(names: Sequence[str], pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The models that are compared, directly or through others, with each other: one list
+    per connected group of the comparison graph, in the order of ``names``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    index = {name: i for i, name in enumerate(names)}
+    edges = [(index[a], index[b]) for a, b in pairs]
+    rows, cols = zip(*edges, strict=True) if edges else ((), ())
+    graph = coo_matrix((np.ones(len(edges)), (rows, cols)), shape=(len(names), len(names)))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[str]] = {}
+    for name, label in zip(names, labels, strict=True):
+        groups.setdefault(int(label), []).append(name)
+    return list(groups.values())
+
+
 def _check_connected(models: list[str], battles: Sequence[Battle]) -> None:
     """Raise when some models were never compared, directly or indirectly, with the rest."""
-    parent = {m: m for m in models}
-
-    def root(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    for battle in battles:
-        parent[root(battle.model_a)] = root(battle.model_b)
-    groups: dict[str, list[str]] = {}
-    for name in models:
-        groups.setdefault(root(name), []).append(name)
+    groups = connected_groups(models, ((b.model_a, b.model_b) for b in battles))
     if len(groups) > 1:
-        parts = "; ".join(", ".join(g) for g in groups.values())
+        parts = "; ".join(", ".join(g) for g in groups)
         raise HarnessError(f"ratings: the battles fall into unconnected groups ({parts})")

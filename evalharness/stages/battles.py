@@ -15,6 +15,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from evalharness.analysis.battles import connected_groups
 from evalharness.config import RunConfig
 from evalharness.errors import ConfigError
 
@@ -56,21 +57,9 @@ def design_battles(prompt_ids: Sequence[str], config: RunConfig) -> list[Battle]
 
 def check_connected(names: Sequence[str], battles: Sequence[Battle]) -> None:
     """ConfigError when some model is not compared, directly or through others, with all."""
-    parent = {name: name for name in names}
-
-    def root(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    for _, x, y in battles:
-        parent[root(x)] = root(y)
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(root(name), []).append(name)
+    groups = connected_groups(names, ((x, y) for _, x, y in battles))
     if len(groups) > 1:
-        parts = " | ".join(", ".join(g) for g in groups.values())
+        parts = " | ".join(", ".join(g) for g in groups)
         raise ConfigError(
             f"the battle design leaves the models in {len(groups)} unconnected groups "
             f"({parts}): ratings would not be comparable; use more prompts, a larger "
