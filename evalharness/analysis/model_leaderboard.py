@@ -93,3 +93,7 @@ class Leaderboard:
         "what makes the ratings untrustworthy, e.g. a group of models that won every battle "
         "against the rest (the gap is then not estimable)"
     )
+
+    def ranked(self) -> list[LeaderboardRow]:
+        """The rows, best style-controlled rating first (the order reports show)."""
+        return sorted(self.models, key=lambda r: -r.controlled_rating.value)

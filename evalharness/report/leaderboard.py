@@ -101,7 +101,7 @@ def header(board: Leaderboard) -> tuple[str, ...]:
 
 def leaderboard_rows(board: Leaderboard) -> list[tuple[str, ...]]:
     """One row of display strings per model, best style-controlled rating first."""
-    rows = sorted(board.models, key=lambda r: -r.controlled_rating.value)
+    rows = board.ranked()
     return [
         (
             r.model,

@@ -88,7 +88,7 @@ def _leaderboard_lines(analysis: Analysis) -> list[str]:
     """Closing lines of a run of several models: each model's ratings, best controlled first."""
     board = analysis.leaderboard
     assert board is not None
-    rows = sorted(board.models, key=lambda r: -r.controlled_rating.value)
+    rows = board.ranked()
     best = rows[0]
     lines = [
         f"best style-controlled rating: {escape(best.model)} "
