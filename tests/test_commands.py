@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from helpers import invoke, write_jsonl
 
 import evalharness.progress
-from evalharness.commands.common import STAGE_KEYS, hub_allowed
+from evalharness.commands.common import STAGE_KEYS
 from evalharness.commands.main import cli
 from evalharness.config import RunConfig
 
@@ -246,17 +246,26 @@ def test_no_progress_lines_when_stages_are_quick(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ environment
 
 
-def test_hub_permission_lasts_for_the_command_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allow_hub_reaches_a_hub_prompt_set_without_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--allow-hub` travels as an argument to the prompt source: the download is allowed
+    while $EVALHARNESS_ALLOW_HUB stays unset; without the flag it is refused (exit 2)."""
+    datasets = pytest.importorskip("datasets")
+    seen: list[str | None] = []
+
+    def load_dataset(*args: Any, **kwargs: Any) -> Any:
+        seen.append(os.environ.get("EVALHARNESS_ALLOW_HUB"))
+        return datasets.Dataset.from_dict({"prompt": ["Name a river.", "Name a sea."]})
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     monkeypatch.delenv("EVALHARNESS_ALLOW_HUB", raising=False)
-    with hub_allowed(RunConfig(allow_hub=True)):
-        assert os.environ["EVALHARNESS_ALLOW_HUB"] == "1"
-    assert "EVALHARNESS_ALLOW_HUB" not in os.environ
-    with hub_allowed(RunConfig()):
-        assert "EVALHARNESS_ALLOW_HUB" not in os.environ
-    monkeypatch.setenv("EVALHARNESS_ALLOW_HUB", "1")  # the user's own setting stays
-    with hub_allowed(RunConfig(allow_hub=True)):
-        pass
-    assert os.environ["EVALHARNESS_ALLOW_HUB"] == "1"
+    args = ["generate", *MODELS[:4], "--prompts", "hf:org/set:test"]
+    refused = invoke(*args, "--run-dir", str(tmp_path / "off"), code=2)
+    assert "hub downloads are off" in refused.output
+    invoke(*args, "--allow-hub", "--run-dir", str(tmp_path / "on"))
+    assert seen and seen == [None] * len(seen)  # loaded, with the environment untouched
+    assert (tmp_path / "on" / "generations.jsonl").read_text().count("\n") == 4
 
 
 def test_step_summary_comes_from_the_environment(

@@ -54,27 +54,6 @@ def build_config(config_file: str | None, **flags: Any) -> RunConfig:
     return config
 
 
-@contextmanager
-def hub_allowed(config: RunConfig) -> Iterator[None]:
-    """Let a hub prompt set (``--prompts hf:NAME``) download while a command runs, if
-    ``config.allow_hub`` says so.
-
-    Models take ``allow_hub`` in their backend options (and preflight's checks as an
-    argument); the prompt sources still read $EVALHARNESS_ALLOW_HUB only, so this is the one
-    place that sets it, for the command's duration. It goes once they take the flag too.
-    """
-    from evalharness.modelstore import HUB_ENV
-
-    if not config.allow_hub or os.environ.get(HUB_ENV):
-        yield
-        return
-    os.environ[HUB_ENV] = "1"
-    try:
-        yield
-    finally:
-        os.environ.pop(HUB_ENV, None)
-
-
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 

@@ -13,7 +13,6 @@ from evalharness.commands.common import (
     default_run_dir,
     describe_config,
     handle_errors,
-    hub_allowed,
     step_summary_file,
     verdict,
 )
@@ -64,12 +63,11 @@ def generate(run_dir: str | None, overwrite: bool, retry_failed: bool, **flags: 
 
     config = build_config(**flags)
     describe_config(config)
-    with hub_allowed(config):
-        check_run(config)
-        store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
-        with store.claim("generate"):
-            items = prepare_run(store, config, overwrite)
-            summary = run_generate(store, config, items)
+    check_run(config)
+    store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
+    with store.claim("generate"):
+        items = prepare_run(store, config, overwrite)
+        summary = run_generate(store, config, items)
     verdict(f"{summary.line()} -> {store.path('generations.jsonl')}")
     check_failures(store, config, ("generate",))
 
@@ -97,16 +95,15 @@ def run(
 
     config = build_config(**flags)
     describe_config(config)
-    with hub_allowed(config):
-        setup = resolve_judge_setup(config)  # the rubric and templates, read once for the run
-        check_run(config, probes=not no_bias, setup=setup)
-        store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
-        with store.claim("run"):
-            outcome = run_all(
-                store, config, overwrite=overwrite, bias=not no_bias, setup=setup,
-                step_summary=step_summary_file(),
-                prepared=lambda: console.print(f"run directory: {store.dir}"),
-            )  # fmt: skip
+    setup = resolve_judge_setup(config)  # the rubric and templates, read once for the run
+    check_run(config, probes=not no_bias, setup=setup)
+    store = RunStore(run_dir or default_run_dir(config), retry_failed=retry_failed)
+    with store.claim("run"):
+        outcome = run_all(
+            store, config, overwrite=overwrite, bias=not no_bias, setup=setup,
+            step_summary=step_summary_file(),
+            prepared=lambda: console.print(f"run directory: {store.dir}"),
+        )  # fmt: skip
     print_run(outcome)
     message = over_threshold(outcome.analysis.failures.to_dict(), config.max_failure_share)
     if message:
